@@ -1,0 +1,130 @@
+"""The cffi builder for dynorm's C core (API mode).
+
+Kept outside the package, as pynacl does: setuptools runs it at build time
+(``cffi_modules`` in setup.py) to compile every ``cext/*.c`` unit into the
+extension ``dynorm._dynorm_c``. The cdef is the public header itself, less
+its preprocessor lines, so the binding cannot drift from ``cext/dynorm.h``.
+
+Every unit builds with the same flags: the AVX2 and AVX-512 units select
+their instruction sets with ``#pragma GCC target``, and the library picks
+the set at run time from cpuid, so one wheel runs on any x86-64 CPU.
+Run ``python build_ext.py`` to build in place for development.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from cffi import FFI
+
+HERE = Path(__file__).resolve().parent
+CEXT = HERE / "cext"
+SOURCES = ["dispatch.c", "isa_scalar.c", "isa_avx2.c", "isa_avx512.c", "isa_neon.c"]
+
+
+def public_cdef() -> str:
+    """cext/dynorm.h as cffi's cdef accepts it: no preprocessor, no extern "C"."""
+    text = (CEXT / "dynorm.h").read_text()
+    text = re.sub(r"#ifdef __cplusplus.*?#endif", "", text, flags=re.S)
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+
+
+# The Python layer passes raw buffers (ffi.from_buffer of the NumPy arrays)
+# as void pointers and picks the dtype with a flag: one cdata conversion per
+# array, no typed-array cast, and one entry per operation.
+SHIM_CDEF = """
+int dnpy_layer_norm_fwd(int f64, void *y, void *mean, void *rstd, void *x, void *w, void *b,
+                        size_t rows, size_t cols, size_t ldy, size_t ldx, double eps);
+int dnpy_layer_norm_bwd(int f64, void *dx, void *dw, void *db, void *dy, void *x,
+                        void *mean, void *rstd, void *w, size_t rows, size_t cols,
+                        size_t lddx, size_t lddy, size_t ldx);
+int dnpy_rms_norm_fwd(int f64, void *y, void *rstd, void *x, void *w, size_t rows,
+                      size_t cols, size_t ldy, size_t ldx, double eps);
+int dnpy_rms_norm_bwd(int f64, void *dx, void *dw, void *dy, void *x, void *rstd, void *w,
+                      size_t rows, size_t cols, size_t lddx, size_t lddy, size_t ldx);
+int dnpy_dyt_fwd(int f64, int fast, void *y, void *x, void *w, void *b, size_t rows,
+                 size_t cols, size_t ldy, size_t ldx, double alpha);
+int dnpy_dyt_bwd(int f64, void *dx, void *dalpha, void *dw, void *db, void *dy,
+                 void *x, void *w, size_t rows, size_t cols, size_t lddx, size_t lddy,
+                 size_t ldx, double alpha);
+int dnpy_dyisru_fwd(int f64, void *y, void *x, void *w, void *b, size_t rows, size_t cols,
+                    size_t ldy, size_t ldx, double beta, double eps);
+int dnpy_dyisru_bwd(int f64, void *dx, void *dbeta, void *dw, void *db, void *dy,
+                    void *x, void *w, size_t rows, size_t cols, size_t lddx, size_t lddy,
+                    size_t ldx, double beta, double eps);
+int dnpy_tanh(int f64, int fast, void *y, void *x, size_t n);
+"""
+
+SHIM_SOURCE = """
+#include "dynorm.h"
+#define F(p) ((float *)(p))
+#define D(p) ((double *)(p))
+int dnpy_layer_norm_fwd(int f64, void *y, void *mean, void *rstd, void *x, void *w, void *b,
+                        size_t rows, size_t cols, size_t ldy, size_t ldx, double eps) {
+    return f64 ? dn_layer_norm_fwd_f64(D(y), D(mean), D(rstd), D(x), D(w), D(b), rows, cols, ldy, ldx, eps)
+               : dn_layer_norm_fwd_f32(F(y), F(mean), F(rstd), F(x), F(w), F(b), rows, cols, ldy, ldx, eps);
+}
+int dnpy_layer_norm_bwd(int f64, void *dx, void *dw, void *db, void *dy, void *x,
+                        void *mean, void *rstd, void *w, size_t rows, size_t cols,
+                        size_t lddx, size_t lddy, size_t ldx) {
+    return f64 ? dn_layer_norm_bwd_f64(D(dx), D(dw), D(db), D(dy), D(x), D(mean), D(rstd), D(w), rows, cols, lddx, lddy, ldx)
+               : dn_layer_norm_bwd_f32(F(dx), D(dw), D(db), F(dy), F(x), F(mean), F(rstd), F(w), rows, cols, lddx, lddy, ldx);
+}
+int dnpy_rms_norm_fwd(int f64, void *y, void *rstd, void *x, void *w, size_t rows,
+                      size_t cols, size_t ldy, size_t ldx, double eps) {
+    return f64 ? dn_rms_norm_fwd_f64(D(y), D(rstd), D(x), D(w), rows, cols, ldy, ldx, eps)
+               : dn_rms_norm_fwd_f32(F(y), F(rstd), F(x), F(w), rows, cols, ldy, ldx, eps);
+}
+int dnpy_rms_norm_bwd(int f64, void *dx, void *dw, void *dy, void *x, void *rstd, void *w,
+                      size_t rows, size_t cols, size_t lddx, size_t lddy, size_t ldx) {
+    return f64 ? dn_rms_norm_bwd_f64(D(dx), D(dw), D(dy), D(x), D(rstd), D(w), rows, cols, lddx, lddy, ldx)
+               : dn_rms_norm_bwd_f32(F(dx), D(dw), F(dy), F(x), F(rstd), F(w), rows, cols, lddx, lddy, ldx);
+}
+int dnpy_dyt_fwd(int f64, int fast, void *y, void *x, void *w, void *b, size_t rows,
+                 size_t cols, size_t ldy, size_t ldx, double alpha) {
+    if (fast)
+        return f64 ? dn_dyt_fwd_fast_f64(D(y), D(x), D(w), D(b), rows, cols, ldy, ldx, alpha)
+                   : dn_dyt_fwd_fast_f32(F(y), F(x), F(w), F(b), rows, cols, ldy, ldx, alpha);
+    return f64 ? dn_dyt_fwd_f64(D(y), D(x), D(w), D(b), rows, cols, ldy, ldx, alpha)
+               : dn_dyt_fwd_f32(F(y), F(x), F(w), F(b), rows, cols, ldy, ldx, alpha);
+}
+int dnpy_dyt_bwd(int f64, void *dx, void *dalpha, void *dw, void *db, void *dy,
+                 void *x, void *w, size_t rows, size_t cols, size_t lddx, size_t lddy,
+                 size_t ldx, double alpha) {
+    return f64 ? dn_dyt_bwd_f64(D(dx), D(dalpha), D(dw), D(db), D(dy), D(x), D(w), rows, cols, lddx, lddy, ldx, alpha)
+               : dn_dyt_bwd_f32(F(dx), D(dalpha), D(dw), D(db), F(dy), F(x), F(w), rows, cols, lddx, lddy, ldx, alpha);
+}
+int dnpy_dyisru_fwd(int f64, void *y, void *x, void *w, void *b, size_t rows, size_t cols,
+                    size_t ldy, size_t ldx, double beta, double eps) {
+    return f64 ? dn_dyisru_fwd_f64(D(y), D(x), D(w), D(b), rows, cols, ldy, ldx, beta, eps)
+               : dn_dyisru_fwd_f32(F(y), F(x), F(w), F(b), rows, cols, ldy, ldx, beta, eps);
+}
+int dnpy_dyisru_bwd(int f64, void *dx, void *dbeta, void *dw, void *db, void *dy,
+                    void *x, void *w, size_t rows, size_t cols, size_t lddx, size_t lddy,
+                    size_t ldx, double beta, double eps) {
+    return f64 ? dn_dyisru_bwd_f64(D(dx), D(dbeta), D(dw), D(db), D(dy), D(x), D(w), rows, cols, lddx, lddy, ldx, beta, eps)
+               : dn_dyisru_bwd_f32(F(dx), D(dbeta), D(dw), D(db), F(dy), F(x), F(w), rows, cols, lddx, lddy, ldx, beta, eps);
+}
+int dnpy_tanh(int f64, int fast, void *y, void *x, size_t n) {
+    if (fast) return f64 ? dn_tanh_fast_f64(D(y), D(x), n) : dn_tanh_fast_f32(F(y), F(x), n);
+    return f64 ? dn_tanh_f64(D(y), D(x), n) : dn_tanh_f32(F(y), F(x), n);
+}
+"""
+
+ffibuilder = FFI()
+ffibuilder.cdef(public_cdef() + SHIM_CDEF)
+ffibuilder.set_source(
+    "dynorm._dynorm_c",
+    SHIM_SOURCE,
+    sources=[str((CEXT / s).relative_to(HERE)) for s in SOURCES],
+    include_dirs=[str(CEXT.relative_to(HERE))],
+    extra_compile_args=["-O2", "-std=c99", "-ffp-contract=off", "-Wno-unused-function"],
+    libraries=["m"],
+)
+
+if __name__ == "__main__":
+    import os
+
+    os.chdir(HERE)
+    ffibuilder.compile(tmpdir=str(HERE / "build" / "cffi"), verbose=True)

@@ -1,0 +1,51 @@
+/* simd_common.h - things every instruction-set mapping shares.
+ *
+ * Each simd_<isa>.h maps one vector abstraction onto one instruction set.
+ * The abstraction (prefix vf32_ / vf64_, one lane type each) is what the
+ * shared approximations (vmath.inc) and kernel bodies (kernels.inc) are
+ * written in, so every algorithm exists once and is compiled per ISA:
+ *
+ *   vf32, vf64            vector of VF32_W floats / VF64_W doubles
+ *   vf32d, vf64d          double-precision accumulator for VF32_W / VF64_W
+ *                         lanes (for f32: the lanes widened to double)
+ *   load(p) loadn(p,n)    unaligned load; partial load of n < W lanes,
+ *                         lanes >= n read as 0 and are never touched in memory
+ *   store stored storen   unaligned store; partial store of n < W lanes
+ *   stream(p,v)           non-temporal store, p aligned to the vector size
+ *   set1 zero add sub mul div sqrt neg abs
+ *   fma(a,b,c)  = a*b + c (fused where the ISA has it)
+ *   fnma(a,b,c) = c - a*b
+ *   min(x,c) max(x,c)     clamp x by a constant c that is never NaN;
+ *                         a NaN x comes out as NaN (x86 min/max return
+ *                         their second operand when either is NaN, so
+ *                         the mappings pass x second)
+ *   copysign(m,s)         |m| with the sign bit of s
+ *   xorsign(m,s)          m with its sign flipped where s has the sign bit
+ *   shl_mant(v)           bits(v) << mantissa width (23 / 52): turns an
+ *                         integer held in the low mantissa bits (after a
+ *                         magic-constant round) into an exponent field
+ *   select_gt(a,b,x,y)    a > b ? x : y per lane (false for NaN)
+ *   vf32d: zero, add(acc,v), fma(acc,a,b) = acc + a*b computed in double
+ *          (exact product for f32 inputs), sum(acc) -> double,
+ *          load/store/loadn/storen from/to double arrays (column sums),
+ *          addacc(a,b): the sum of two accumulators
+ */
+#ifndef DN_SIMD_COMMON_H
+#define DN_SIMD_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define DN_INLINE static inline __attribute__((always_inline))
+
+/* Prefetch never faults, so addresses past the end of an array are fine. */
+#define dn_prefetch(p) __builtin_prefetch((const void *)(p), 0, 3)
+#define dn_prefetchw(p) __builtin_prefetch((const void *)(p), 1, 3)
+
+DN_INLINE uint32_t dn_f32_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+DN_INLINE float dn_f32_from_bits(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+DN_INLINE uint64_t dn_f64_bits(double f) { uint64_t u; memcpy(&u, &f, 8); return u; }
+DN_INLINE double dn_f64_from_bits(uint64_t u) { double f; memcpy(&f, &u, 8); return f; }
+
+#endif

@@ -1,0 +1,61 @@
+/* simd_scalar.h - the vector abstraction with one lane: portable C99.
+ * No fused multiply-add: the baseline x86-64 target has none and libm's
+ * fmaf would be emulated in software. Units that include this file are
+ * compiled with -ffp-contract=off, so a*b+c rounds twice, everywhere alike. */
+#ifndef DN_SIMD_SCALAR_H
+#define DN_SIMD_SCALAR_H
+#include <math.h>
+#include "simd_common.h"
+
+#define DN_ISA_NAME "scalar"
+#define DN_VECTOR_BYTES 4
+
+#define DN_SCALAR_OPS(T, P, BITS_T, TOBITS, FROMBITS, MANT)                   \
+typedef T P;                                                                   \
+typedef double P##d;                                                           \
+DN_INLINE P P##_load(const T *p) { return *p; }                                \
+DN_INLINE P P##_loadn(const T *p, size_t n) { return n ? *p : (T)0; }          \
+DN_INLINE void P##_store(T *p, P v) { *p = v; }                                \
+DN_INLINE void P##_storen(T *p, P v, size_t n) { if (n) *p = v; }              \
+DN_INLINE void P##_stream(T *p, P v) { *p = v; }                               \
+DN_INLINE P P##_set1(T s) { return s; }                                        \
+DN_INLINE P P##_zero(void) { return (T)0; }                                    \
+DN_INLINE P P##_add(P a, P b) { return a + b; }                                \
+DN_INLINE P P##_sub(P a, P b) { return a - b; }                                \
+DN_INLINE P P##_mul(P a, P b) { return a * b; }                                \
+DN_INLINE P P##_div(P a, P b) { return a / b; }                                \
+DN_INLINE P P##_sqrt(P a) { return (T)sqrt(a); }                               \
+DN_INLINE P P##_neg(P a) { return -a; }                                        \
+DN_INLINE P P##_abs(P a) { return FROMBITS(TOBITS(a) & ~((BITS_T)1 << (sizeof(T) * 8 - 1))); } \
+DN_INLINE P P##_fma(P a, P b, P c) { return a * b + c; }                       \
+DN_INLINE P P##_fnma(P a, P b, P c) { return c - a * b; }                      \
+DN_INLINE P P##_min(P x, P c) { return x > c ? c : x; }                        \
+DN_INLINE P P##_max(P x, P c) { return x < c ? c : x; }                        \
+DN_INLINE P P##_copysign(P m, P s) {                                           \
+    const BITS_T sb = (BITS_T)1 << (sizeof(T) * 8 - 1);                        \
+    return FROMBITS((TOBITS(m) & ~sb) | (TOBITS(s) & sb)); }                   \
+DN_INLINE P P##_xorsign(P m, P s) {                                            \
+    const BITS_T sb = (BITS_T)1 << (sizeof(T) * 8 - 1);                        \
+    return FROMBITS(TOBITS(m) ^ (TOBITS(s) & sb)); }                           \
+DN_INLINE P P##_shl_mant(P v) { return FROMBITS(TOBITS(v) << MANT); }          \
+DN_INLINE P P##_select_gt(P a, P b, P x, P y) { return a > b ? x : y; }        \
+DN_INLINE P##d P##d_zero(void) { return 0.0; }                                 \
+DN_INLINE P##d P##d_add(P##d acc, P v) { return acc + (double)v; }             \
+DN_INLINE P##d P##d_fma(P##d acc, P a, P b) { return acc + (double)a * (double)b; } \
+DN_INLINE double P##d_sum(P##d acc) { return acc; }                            \
+DN_INLINE P##d P##d_load(const double *p) { return *p; }                       \
+DN_INLINE P##d P##d_loadn(const double *p, size_t n) { return n ? *p : 0.0; }  \
+DN_INLINE void P##d_store(double *p, P##d a) { *p = a; }                       \
+DN_INLINE void P##d_storen(double *p, P##d a, size_t n) { if (n) *p = a; }
+
+#define VF32_W 1
+#define VF64_W 1
+DN_SCALAR_OPS(float, vf32, uint32_t, dn_f32_bits, dn_f32_from_bits, 23)
+DN_SCALAR_OPS(double, vf64, uint64_t, dn_f64_bits, dn_f64_from_bits, 52)
+
+/* sum of two double accumulators */
+DN_INLINE vf32d vf32d_addacc(vf32d a, vf32d b) { return a + b; }
+DN_INLINE vf64d vf64d_addacc(vf64d a, vf64d b) { return a + b; }
+
+DN_INLINE void dn_stream_fence(void) {}
+#endif

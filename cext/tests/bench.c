@@ -1,0 +1,58 @@
+/* bench.c - kernel bandwidth against memcpy of the same bytes, in C.
+ * Usage: bench [rows cols [isa]]. Each op is timed interleaved with memcpy
+ * (min of repeats); the ratio is the op's bytes per second over memcpy's
+ * (a forward moves 2 arrays, a backward 3, memcpy 2). */
+#define _POSIX_C_SOURCE 200112L
+#include "dynorm.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
+int main(int argc, char **argv) {
+    size_t rows = argc > 2 ? strtoul(argv[1], 0, 10) : 16384, cols = argc > 2 ? strtoul(argv[2], 0, 10) : 4096;
+    if (argc > 3 && dn_set_isa(argv[3]) != DN_OK) { fprintf(stderr, "isa %s unavailable\n", argv[3]); return 2; }
+    size_t n = rows * cols;
+    float *x, *y, *dy;
+    if (posix_memalign((void **)&x, 64, n * 4) || posix_memalign((void **)&y, 64, n * 4) ||
+        posix_memalign((void **)&dy, 64, n * 4)) return 3;
+    float *w = malloc(cols * 4), *b = malloc(cols * 4), *mean = malloc(rows * 4), *rstd = malloc(rows * 4);
+    double *dw = malloc(cols * 8), *db = malloc(cols * 8), ds;
+    for (size_t i = 0; i < n; ++i) { x[i] = (float)((i * 2654435761u) % 1000) / 250.f - 2.f; dy[i] = x[(i * 7) % n]; y[i] = 0; }
+    for (size_t j = 0; j < cols; ++j) { w[j] = 1.f; b[j] = 0.f; }
+    const char *names[] = {"layer_norm fwd", "layer_norm bwd", "rms_norm fwd", "rms_norm bwd",
+                           "dyt fwd", "dyt bwd", "dyisru fwd", "dyisru bwd", "dyt fwd (fast)"};
+    printf("isa %s, %zu x %zu float32\n", dn_get_isa(), rows, cols);
+    for (int op = 0; op < 9; ++op) {
+        double best = 1e9, bestc = 1e9;
+        for (int rep = 0; rep < 5; ++rep) {
+            double t0 = now();
+            memcpy(y, x, n * 4);
+            double t1 = now();
+            switch (op) {
+            case 0: dn_layer_norm_fwd_f32(y, mean, rstd, x, w, b, rows, cols, cols, cols, 1e-5); break;
+            case 1: dn_layer_norm_bwd_f32(y, dw, db, dy, x, mean, rstd, w, rows, cols, cols, cols, cols); break;
+            case 2: dn_rms_norm_fwd_f32(y, rstd, x, w, rows, cols, cols, cols, 1e-5); break;
+            case 3: dn_rms_norm_bwd_f32(y, dw, dy, x, rstd, w, rows, cols, cols, cols, cols); break;
+            case 4: dn_dyt_fwd_f32(y, x, w, b, rows, cols, cols, cols, 0.5); break;
+            case 5: dn_dyt_bwd_f32(y, &ds, dw, db, dy, x, w, rows, cols, cols, cols, cols, 0.5); break;
+            case 6: dn_dyisru_fwd_f32(y, x, w, b, rows, cols, cols, cols, 4.0, 1e-5); break;
+            case 7: dn_dyisru_bwd_f32(y, &ds, dw, db, dy, x, w, rows, cols, cols, cols, cols, 4.0, 1e-5); break;
+            case 8: dn_dyt_fwd_fast_f32(y, x, w, b, rows, cols, cols, cols, 0.5); break;
+            }
+            double t2 = now();
+            if (t1 - t0 < bestc) bestc = t1 - t0;
+            if (t2 - t1 < best) best = t2 - t1;
+        }
+        int arrays = (op == 1 || op == 3 || op == 5 || op == 7) ? 3 : 2;
+        printf("%-16s %8.2f ms  memcpy %7.2f ms  ratio %.2f\n", names[op], best * 1e3, bestc * 1e3,
+               arrays / 2.0 * bestc / best);
+    }
+    return 0;
+}

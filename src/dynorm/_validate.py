@@ -1,0 +1,185 @@
+"""Input validation, in one place (DESIGN.md section 6).
+
+The public entry points validate once, then hand C-contiguous 2-D arrays
+``(rows, C)`` to the backend. The checks are cheap on purpose -- dtype, shape,
+contiguity and the scalars -- because a C call costs well under a microsecond:
+no pass over the data (no ``np.isfinite`` on arrays; NaN/Inf in the data
+propagate as in the math).
+
+Rules:
+
+* dtype float32 or float64 only (native byte order); anything else is a
+  ``TypeError`` -- dynorm never casts user data silently. Parameters, ``dy``
+  and ``out`` must have the input's dtype (``TypeError``).
+* ``x`` needs at least one axis and ``C = x.shape[-1] >= 1``; weight/bias have
+  shape ``(C,)``; ``dy`` has x's shape (``ValueError``). Zero rows are fine.
+* ``eps >= 0``; ``alpha`` finite; ``beta >= 0``; all finite (``ValueError``).
+* ``out``: an ndarray of the result's exact shape and dtype, C-contiguous and
+  writeable. It may be the input itself (forward: ``out=x``; backward:
+  ``out=dy``) but must not otherwise overlap an input (``ValueError``).
+* Strided or Fortran-ordered input is copied to C order (same result as a
+  contiguous copy).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, DTypeLike, NDArray
+
+Array = NDArray[np.floating]
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+_ACCEPTED = "float32 or float64"
+
+
+def float_dtype(dtype: DTypeLike, what: str = "dtype") -> np.dtype[Any]:
+    """``dtype`` as an accepted np.dtype, else TypeError naming it."""
+    dt = np.dtype(dtype)
+    if dt not in FLOAT_DTYPES:
+        order = "" if dt.isnative else " (non-native byte order)"
+        raise TypeError(
+            f"{what} is {dt}{order}; dynorm accepts {_ACCEPTED} only "
+            f"(no silent casts: convert explicitly, e.g. x.astype(np.float32))"
+        )
+    return dt
+
+
+def as_input(x: ArrayLike, name: str = "x") -> Array:
+    """``x`` as a float32/float64 ndarray with at least one axis and C >= 1."""
+    a = x if type(x) is np.ndarray else np.asarray(x)
+    if a.dtype not in FLOAT_DTYPES:
+        float_dtype(a.dtype, f"{name}.dtype")
+    if a.ndim == 0:
+        raise ValueError(
+            f"{name} is 0-d; it needs at least one axis (channels on the last axis)"
+        )
+    if a.shape[-1] < 1:
+        raise ValueError(
+            f"{name} has shape {a.shape}: C = 0 channels; the last axis needs size >= 1"
+        )
+    return a
+
+
+def as_like(a: ArrayLike, x: Array, name: str) -> Array:
+    """``a`` (e.g. ``dy``) as an array of exactly x's shape and dtype."""
+    a = as_input(a, name)
+    if a.dtype != x.dtype:
+        raise TypeError(f"{name} has dtype {a.dtype}, but x has dtype {x.dtype}; they must match")
+    if a.shape != x.shape:
+        raise ValueError(f"{name} has shape {a.shape}, but x has shape {x.shape}; they must match")
+    return a
+
+
+def as_param(p: ArrayLike | None, name: str, x: Array) -> Array | None:
+    """A weight/bias: None, or a C-contiguous array of shape (C,) and x's dtype."""
+    if p is None:
+        return None
+    a = p if type(p) is np.ndarray else np.asarray(p)
+    if a.dtype != x.dtype:
+        raise TypeError(
+            f"{name} has dtype {a.dtype}, but x has dtype {x.dtype}; "
+            f"parameters must have the input's dtype"
+        )
+    C = x.shape[-1]
+    if a.shape != (C,):
+        raise ValueError(
+            f"{name} has shape {a.shape}; it must have shape ({C},) "
+            f"to match x's last axis (C = {C})"
+        )
+    return np.ascontiguousarray(a)
+
+
+def _scalar(v: Any, name: str) -> float:
+    """A real scalar as a Python float (fast path for float)."""
+    if type(v) is float:
+        return v
+    if isinstance(v, numbers.Real) or (
+        isinstance(v, np.ndarray) and v.ndim == 0 and v.dtype.kind in "fiu"
+    ):
+        return float(v)
+    raise TypeError(f"{name} must be a real scalar; got {type(v).__name__} {v!r}")
+
+
+def as_eps(eps: Any) -> float:
+    """``eps``: finite and >= 0."""
+    e = _scalar(eps, "eps")
+    if not 0.0 <= e < math.inf:
+        raise ValueError(f"eps must be finite and >= 0; got {e!r}")
+    return e
+
+
+def as_alpha(alpha: Any) -> float:
+    """DyT's ``alpha``: finite (any sign)."""
+    a = _scalar(alpha, "alpha")
+    if not math.isfinite(a):
+        raise ValueError(f"alpha must be finite; got {a!r}")
+    return a
+
+
+def as_beta(beta: Any) -> float:
+    """DyISRU's ``beta``: finite and >= 0."""
+    b = _scalar(beta, "beta")
+    if not 0.0 <= b < math.inf:
+        raise ValueError(
+            f"beta must be finite and >= 0; got {b!r} "
+            f"(DyISRU(softplus=True) keeps beta positive during training)"
+        )
+    return b
+
+
+def as_output(
+    out: Any, like: Array, *, may_be: Array | None = None, inputs: Iterable[Array] = ()
+) -> Array:
+    """The array to write a result of ``like``'s shape and dtype into.
+
+    ``out=None`` allocates one (C order). Otherwise ``out`` must be an ndarray
+    of exactly that shape and dtype, C-contiguous and writeable. It may be the
+    array ``may_be`` itself (in place) but must not overlap it otherwise, nor
+    overlap any of ``inputs``.
+    """
+    if out is None:
+        return np.empty(like.shape, like.dtype)
+    if type(out) is not np.ndarray:
+        raise TypeError(f"out must be a numpy.ndarray; got {type(out).__name__}")
+    if out.dtype != like.dtype:
+        raise TypeError(f"out has dtype {out.dtype}; the result has dtype {like.dtype}")
+    if out.shape != like.shape:
+        raise ValueError(f"out has shape {out.shape}; the result has shape {like.shape}")
+    if not out.flags.c_contiguous:
+        raise ValueError("out must be C-contiguous (e.g. from np.empty_like(x, order='C'))")
+    if not out.flags.writeable:
+        raise ValueError("out is read-only")
+    if may_be is not None and np.may_share_memory(out, may_be) and not _same_memory(out, may_be):
+        raise ValueError("out overlaps the input without being the very same array in memory")
+    for a in inputs:
+        if np.may_share_memory(out, a):
+            raise ValueError("out must not overlap x (the input saved for backward)")
+    return out
+
+
+def _same_memory(a: Array, b: Array) -> bool:
+    """Whether ``a`` and ``b`` view exactly the same elements in the same order."""
+    return (
+        a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+        and a.shape == b.shape
+        and a.strides == b.strides
+    )
+
+
+def rows(a: Array) -> Array:
+    """``a`` as a C-contiguous 2-D array ``(rows, C)``: a view when possible."""
+    return np.ascontiguousarray(a).reshape(-1, a.shape[-1])
+
+
+def check_channels(C: Any) -> int:
+    """A layer's channel count: an integer >= 1."""
+    if isinstance(C, bool) or not isinstance(C, numbers.Integral):
+        raise TypeError(f"C (the number of channels) must be an integer; got {C!r}")
+    if C < 1:
+        raise ValueError(f"C (the number of channels) must be >= 1; got {C}")
+    return int(C)
