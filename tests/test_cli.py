@@ -30,9 +30,16 @@ def test_info_prints_all_ok(args: tuple[str, ...]) -> None:
     assert f"dynorm {dn.__version__}" in out
     assert "backends:" in out and "(active)" in out
     assert f"isa: {dn.isa()}" in out
-    for name in LAYERS:
-        assert any(line.split()[: len(name.split()) + 1] == [*name.split(), "OK"]
-                   for line in out.splitlines()), name
+    # one row per backend and instruction set, an OK per layer in each
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()
+            if line.startswith("  ") and "/" in line.split()[0]}
+    expected = set()
+    for backend in dn.backends():
+        with dn.use_backend(backend):
+            expected |= {f"{backend}/{isa}" for isa in dn.available_isas()}
+    assert set(rows) == expected
+    for cells in rows.values():
+        assert cells[::2] == ["OK"] * len(LAYERS)
     assert "FAIL" not in out and "all OK" in out
 
 

@@ -22,7 +22,8 @@
  * tanh's ("tanh(sech2)" line).
  *
  * Usage: sweep [-t threads (2)] [-s step: every step-th block pair only,
- *        a quick sampled run] [-i isa] [-q]
+ *        a quick sampled run] [-i isa] [-q] [-r lo hi: only the inputs whose
+ *        top 16 bits (sign cleared) are in [lo, hi), hex; both signs]
  * Prints one line per (function, ISA): max ULP, worst input, results over
  * 1 ULP, bad, kernel time; exits 1 if a bound below is exceeded or any exact
  * check fails. */
@@ -80,6 +81,7 @@ typedef struct {
 static const dn_kernels *isas[MAXISA];
 static int nisa;
 static int nthreads = 2, step = 1;
+static uint32_t pair_end = 32768u;  /* -r: sweep pairs [next_pair, pair_end) */
 static uint32_t next_pair;          /* atomic work counter */
 static stat_t gstat[MAXISA][NF];
 static pthread_mutex_t gmu = PTHREAD_MUTEX_INITIALIZER;
@@ -163,7 +165,9 @@ static void errs_block_avx2(const float *got, const double *ref, double sign, in
 }
 #endif
 
+#ifdef HAVE_ERRS_AVX2
 static int use_avx2;
+#endif
 
 static void errs_block(const float *got, const double *ref, double sign, int even,
                        double *emax, uint64_t *over, uint64_t *bad)
@@ -282,7 +286,7 @@ static void *worker(void *arg)
 
     for (;;) {
         uint32_t pair = __atomic_fetch_add(&next_pair, (uint32_t)step, __ATOMIC_RELAXED);
-        if (pair >= 32768u) break;
+        if (pair >= pair_end) break;
         const uint32_t base = pair << 16;
         const int special = pair == 0 || pair >= 0x7f80u;
         /* reference for the positive inputs */
@@ -377,14 +381,22 @@ static int cpu_runs(const char *name)
 int main(int argc, char **argv)
 {
     const char *only = NULL;
+    int lo_set = 0;
     int quiet = 0;
     for (int i = 1; i < argc; ++i) {
         if (!strcmp(argv[i], "-t") && i + 1 < argc) nthreads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "-s") && i + 1 < argc) step = atoi(argv[++i]);
         else if (!strcmp(argv[i], "-i") && i + 1 < argc) only = argv[++i];
         else if (!strcmp(argv[i], "-q")) quiet = 1;
+        else if (!strcmp(argv[i], "-r") && i + 2 < argc) {   /* -r lo hi: bits lo<<16 .. hi<<16 */
+            next_pair = (uint32_t)strtoul(argv[i + 1], NULL, 16) & 0x7fffu;
+            pair_end = (uint32_t)strtoul(argv[i + 2], NULL, 16);
+            if (pair_end > 32768u) pair_end = 32768u;
+            lo_set = next_pair != 0;
+            i += 2;
+        }
         else {
-            fprintf(stderr, "usage: %s [-t threads] [-s step] [-i isa] [-q]\n", argv[0]);
+            fprintf(stderr, "usage: %s [-t threads] [-s step] [-i isa] [-q] [-r lo hi]\n", argv[0]);
             return 2;
         }
     }
@@ -442,7 +454,7 @@ int main(int argc, char **argv)
         }
     printf("bounds: tanh %.1f, tanh_fast %.1f, sech2 %.1f, isru %.1f ULP; %s inputs per line%s; "
            "%d threads; wall %.1f s\n", BOUND_TANH, BOUND_FAST, BOUND_SECH2, BOUND_ISRU,
-           step == 1 ? "all 2^32" : "sampled", step == 1 ? "" : " (-s)", nthreads, wall);
+           step == 1 && pair_end == 32768u && !lo_set ? "all 2^32" : "SAMPLED", step == 1 && pair_end == 32768u && !lo_set ? "" : " (-s/-r)", nthreads, wall);
     printf("%s\n", fail ? "SWEEP FAILED" : "sweep passed");
     return fail;
 }

@@ -33,6 +33,18 @@ else:
 
     _register_backend("c", _CBackend())
 
+
+
+def __getattr__(name: str):  # type: ignore[no-untyped-def]
+    """``dynorm.theory`` (the paper's derivation and experiments) loads on
+    first use, so ``import dynorm`` stays light."""
+    if name == "theory":
+        import importlib
+
+        return importlib.import_module(".theory", __name__)
+    raise AttributeError(f"module 'dynorm' has no attribute {name!r}")
+
+
 # Backends register above this line (dynorm._backend.register_backend);
 # DYNORM_ISA applies to the default one, once all are registered.
 from ._backend import apply_env_isa as _apply_env_isa  # noqa: E402

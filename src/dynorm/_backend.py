@@ -3,7 +3,7 @@
 A *backend* is an object with the methods of :class:`Backend`. They receive
 validated, C-contiguous 2-D arrays ``(rows, C)`` of one dtype (float32 or
 float64) and write into preallocated outputs; ``w``/``b`` may be None (1 and
-0). ``y`` may be ``x`` itself and ``dx`` may be ``dy`` itself (in place).
+0), and so may the forward's ``mean``/``rstd`` when no backward follows. ``y`` may be ``x`` itself and ``dx`` may be ``dy`` itself (in place).
 ``dw``/``db`` always have shape ``(C,)`` and are overwritten (the caller may
 discard them). ``dyt_bwd``/``dyisru_bwd`` return ``dalpha``/``dbeta``.
 
@@ -43,7 +43,7 @@ class Backend(Protocol):
     def set_isa(self, name: str) -> None: ...
 
     def layer_norm_fwd(self, x: Array, w: Array | None, b: Array | None, eps: float,
-                       y: Array, mean: Array, rstd: Array) -> None: ...
+                       y: Array, mean: Array | None, rstd: Array | None) -> None: ...
     def layer_norm_bwd(self, dy: Array, x: Array, mean: Array, rstd: Array, w: Array | None,
                        dx: Array, dw: Array, db: Array) -> None: ...
     def rms_norm_fwd(self, x: Array, w: Array | None, eps: float,
@@ -80,7 +80,9 @@ class NumpyBackend:
 
     def layer_norm_fwd(self, x, w, b, eps, y, mean, rstd):  # type: ignore[no-untyped-def]
         with np.errstate(all="ignore"):
-            y[...], mean[...], rstd[...] = ref.layer_norm_forward(x, w, b, eps)
+            y[...], m, r = ref.layer_norm_forward(x, w, b, eps)
+        if mean is not None:
+            mean[...], rstd[...] = m, r
 
     def layer_norm_bwd(self, dy, x, mean, rstd, w, dx, dw, db):  # type: ignore[no-untyped-def]
         with np.errstate(all="ignore"):
@@ -88,7 +90,9 @@ class NumpyBackend:
 
     def rms_norm_fwd(self, x, w, eps, y, rstd):  # type: ignore[no-untyped-def]
         with np.errstate(all="ignore"):
-            y[...], rstd[...] = ref.rms_norm_forward(x, w, eps)
+            y[...], r = ref.rms_norm_forward(x, w, eps)
+        if rstd is not None:
+            rstd[...] = r
 
     def rms_norm_bwd(self, dy, x, rstd, w, dx, dw):  # type: ignore[no-untyped-def]
         with np.errstate(all="ignore"):

@@ -144,6 +144,12 @@ def as_output(
     """
     if out is None:
         return np.empty(like.shape, like.dtype)
+    if out is may_be and not inputs:  # in place: only layout and writeability to check
+        if not out.flags.c_contiguous:
+            raise ValueError("out must be C-contiguous (e.g. from np.empty_like(x, order='C'))")
+        if not out.flags.writeable:
+            raise ValueError("out is read-only")
+        return out
     if type(out) is not np.ndarray:
         raise TypeError(f"out must be a numpy.ndarray; got {type(out).__name__}")
     if out.dtype != like.dtype:
@@ -173,6 +179,8 @@ def _same_memory(a: Array, b: Array) -> bool:
 
 def rows(a: Array) -> Array:
     """``a`` as a C-contiguous 2-D array ``(rows, C)``: a view when possible."""
+    if a.ndim == 2 and a.flags.c_contiguous:  # the common case, kept cheap
+        return a
     return np.ascontiguousarray(a).reshape(-1, a.shape[-1])
 
 

@@ -32,10 +32,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
 
 
 def info(args: argparse.Namespace) -> int:
-    """Print version, backends, ISA and the self-check table; 1 on any FAIL."""
+    """Print version, backends, ISA and the self-check on every backend and
+    every instruction set this machine runs; 1 on any FAIL."""
     import dynorm
     from dynorm import _backend
-    from dynorm.selfcheck import TOLERANCE, run_selfcheck
+    from dynorm.selfcheck import LAYERS, TOLERANCE, run_selfcheck
 
     active = _backend.active_name()
     names = [f"{n} (active)" if n == active else n for n in dynorm.backends()]
@@ -44,12 +45,22 @@ def info(args: argparse.Namespace) -> int:
     print(f"isa: {dynorm.isa()} (available: {', '.join(dynorm.available_isas())})")
     print(
         f"self-check (float64; forward vs reference, backward vs central differences; "
-        f"tolerance {TOLERANCE:.0e} relative):"
+        f"tolerance {TOLERANCE:.0e} relative), worst relative error per layer:"
     )
-    results = run_selfcheck(seed=args.seed)
-    for name, ok, err in results:
-        print(f"  {name:<16} {'OK' if ok else 'FAIL':<4}  max rel err {err:.2e}")
-    failed = [name for name, ok, _ in results if not ok]
+    layers = list(LAYERS)
+    print(f"  {'backend/isa':<14}" + "".join(f"{n:>17}" for n in layers))
+    failed = []
+    for backend in dynorm.backends():
+        with dynorm.use_backend(backend):
+            for isa in dynorm.available_isas():
+                with dynorm.use_isa(isa):
+                    results = run_selfcheck(seed=args.seed)
+                cells = []
+                for name, ok, err in results:
+                    cells.append(f"{'OK' if ok else 'FAIL'} {err:.1e}")
+                    if not ok:
+                        failed.append(f"{name} on {backend}/{isa}")
+                print(f"  {backend + '/' + isa:<14}" + "".join(f"{c:>17}" for c in cells))
     print("all OK" if not failed else f"FAILED: {', '.join(failed)}")
     return 1 if failed else 0
 

@@ -38,9 +38,8 @@ def layer_norm(
     w, b = as_param(weight, "weight", x), as_param(bias, "bias", x)
     eps = as_eps(eps)
     y = as_output(out, x, may_be=x)
-    x2 = rows(x)
-    mean, rstd = np.empty(x2.shape[0], x.dtype), np.empty(x2.shape[0], x.dtype)
-    _backend.active().layer_norm_fwd(x2, w, b, eps, rows(y), mean, rstd)
+    # no backward follows a functional call: mean and rstd are not kept
+    _backend.active().layer_norm_fwd(rows(x), w, b, eps, rows(y), None, None)
     return y
 
 
@@ -56,8 +55,7 @@ def rms_norm(
     w = as_param(weight, "weight", x)
     eps = as_eps(eps)
     y = as_output(out, x, may_be=x)
-    x2 = rows(x)
-    _backend.active().rms_norm_fwd(x2, w, eps, rows(y), np.empty(x2.shape[0], x.dtype))
+    _backend.active().rms_norm_fwd(rows(x), w, eps, rows(y), None)
     return y
 
 

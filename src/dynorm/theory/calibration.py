@@ -39,7 +39,7 @@ from .lsq import CHUNK, IsruModel, ScalarFit, TanhModel, minimize_scalar_lsq
 
 Array = NDArray[np.float64]
 
-__all__ = ["TARGETS", "ResidualStats", "Calibration", "NormalizedRows", "fit"]
+__all__ = ["TARGETS", "Calibration", "NormalizedRows", "ResidualStats", "fit"]
 
 TARGETS = ("layer_norm", "rms_norm")
 TAIL_PERCENTILE = 99.0
@@ -150,27 +150,37 @@ class Calibration:
     def report(self) -> str:
         bound = "sqrt(C-1)" if self.target == "layer_norm" else "sqrt(C)"
         shape = " x ".join(str(n) for n in self.shape)
+        table = [
+            ("", "DyT s*tanh(alpha x)", "DyISRU s*x/sqrt(beta+x^2)"),
+            ("parameter", f"alpha = {self.alpha:.6g}", f"beta = {self.beta:.6g}"),
+            ("mean |residual|", f"{self.dyt.mean_abs:.4g}", f"{self.dyisru.mean_abs:.4g}"),
+            ("max |residual|", f"{self.dyt.max_abs:.4g}", f"{self.dyisru.max_abs:.4g}"),
+            ("tail mean |residual|", f"{self.dyt.tail_mean_abs:.4g}",
+             f"{self.dyisru.tail_mean_abs:.4g}"),
+            ("tail max |residual|", f"{self.dyt.tail_max_abs:.4g}",
+             f"{self.dyisru.tail_max_abs:.4g}"),
+        ]
+        replacement = (
+            f"alpha = {self.alpha:.6g}" if self.better == "DyT" else f"beta = {self.beta:.6g}"
+        )
         lines = [
             f"Fit of DyT and DyISRU to {self.target} (no affine, eps = {self.eps:g})",
-            f"  activations {shape} {self.dtype}: {self.elements:,} elements, "
-            f"C = {self.channels}, s = {bound} = {self.scale:.6g}",
+            (
+                f"  activations {shape} {self.dtype}: {self.elements:,} elements, "
+                f"C = {self.channels}, s = {bound} = {self.scale:.6g}"
+            ),
             "",
-            f"  {'':26}{'DyT s*tanh(alpha x)':>22}{'DyISRU s*x/sqrt(beta+x^2)':>28}",
-            f"  {'parameter':26}{'alpha = ' + format(self.alpha, '.6g'):>22}"
-            f"{'beta = ' + format(self.beta, '.6g'):>28}",
-            f"  {'mean |residual|':26}{self.dyt.mean_abs:>22.4g}{self.dyisru.mean_abs:>28.4g}",
-            f"  {'max |residual|':26}{self.dyt.max_abs:>22.4g}{self.dyisru.max_abs:>28.4g}",
-            f"  {'tail mean |residual|':26}{self.dyt.tail_mean_abs:>22.4g}"
-            f"{self.dyisru.tail_mean_abs:>28.4g}",
-            f"  {'tail max |residual|':26}{self.dyt.tail_max_abs:>22.4g}"
-            f"{self.dyisru.tail_max_abs:>28.4g}",
-            f"  (tail: the {self.tail_count:,} elements with |x| >= {self.tail_threshold:.4g}, "
-            f"the {TAIL_PERCENTILE:g}th percentile of |x|)",
+            *(f"  {label:24}{dyt:>24}{isru:>28}" for label, dyt, isru in table),
+            (
+                f"  (tail: the {self.tail_count:,} elements with |x| >= "
+                f"{self.tail_threshold:.4g}, the {TAIL_PERCENTILE:g}th percentile of |x|)"
+            ),
             "",
             self._verdict(),
-            f"  To replace {self.target} by {self.better}: "
-            + (f"alpha = {self.alpha:.6g}" if self.better == "DyT" else f"beta = {self.beta:.6g}")
-            + f", weight = {self.scale:.6g} * its weight, same bias.",
+            (
+                f"  To replace {self.target} by {self.better}: {replacement}, "
+                f"weight = {self.scale:.6g} * its weight, same bias."
+            ),
         ]
         return "\n".join(lines)
 

@@ -34,22 +34,22 @@ from numpy.typing import ArrayLike, NDArray
 Array = NDArray[np.float64]
 
 __all__ = [
-    "rms_norm",
-    "layer_norm",
-    "rms_norm_jacobian",
-    "rms_norm_jacobian_diagonal",
-    "layer_norm_jacobian",
-    "decoupled_prefactor",
+    "alpha_from_beta",
+    "beta_from_alpha",
     "decoupled_ode_rhs",
-    "integrate_ode",
-    "dyt_curve",
+    "decoupled_prefactor",
     "dyisru_curve",
     "dyt_alpha_from_prefactor",
-    "leave_one_out_beta",
-    "rms_norm_bound",
+    "dyt_curve",
+    "integrate_ode",
+    "layer_norm",
     "layer_norm_bound",
-    "beta_from_alpha",
-    "alpha_from_beta",
+    "layer_norm_jacobian",
+    "leave_one_out_beta",
+    "rms_norm",
+    "rms_norm_bound",
+    "rms_norm_jacobian",
+    "rms_norm_jacobian_diagonal",
 ]
 
 

@@ -26,7 +26,7 @@ from .lsq import IsruModel, TanhModel, fit_scalar
 
 Array = NDArray[np.float64]
 
-__all__ = ["PUBLISHED", "OutlierExperiment", "outlier_rows", "outlier_experiment"]
+__all__ = ["PUBLISHED", "OutlierExperiment", "outlier_experiment", "outlier_rows"]
 
 #: The published numbers, at the digits they were published with.
 PUBLISHED: dict[str, float] = {

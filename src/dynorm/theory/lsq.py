@@ -42,14 +42,14 @@ from numpy.typing import ArrayLike, NDArray
 Array = NDArray[np.float64]
 
 __all__ = [
-    "FitError",
-    "ScalarFit",
-    "Samples",
     "ArraySamples",
-    "TanhModel",
+    "FitError",
     "IsruModel",
-    "minimize_scalar_lsq",
+    "Samples",
+    "ScalarFit",
+    "TanhModel",
     "fit_scalar",
+    "minimize_scalar_lsq",
 ]
 
 CHUNK = 1 << 16  # elements per chunk when summing over the data
