@@ -25,6 +25,7 @@ import dynorm as dn
 cb = pytest.importorskip("dynorm._cbackend")
 
 from dynorm._backend import NumpyBackend  # noqa: E402
+from dynorm.reference import DYISRU_CLAMP  # noqa: E402
 
 C = cb.CBackend()
 REF = NumpyBackend()
@@ -142,7 +143,7 @@ def magnitudes(op: str, dy, x, stats, w, alpha=0.7, beta=2.5, eps=1e-5):  # type
         return np.abs(g * alpha * s) * (1 + 2 * np.abs(z)), np.abs(dy64 * t).sum(0), \
             np.abs(dy64).sum(0), np.abs(g * x64 * s * (1 + 2 * np.abs(z))).sum()
     c = np.float64(beta) + eps
-    xc = np.clip(x64, -2.0**40, 2.0**40)
+    xc = np.clip(x64, -DYISRU_CLAMP, DYISRU_CLAMP)
     q = c + xc * xc
     return None, np.abs(dy64 * xc / np.sqrt(q)).sum(0), np.abs(dy64).sum(0), \
         np.abs(0.5 * g * xc * q**-1.5).sum()

@@ -39,8 +39,8 @@
 
 /* Documented bounds (vmath.inc); the sweep fails above them. */
 #define BOUND_TANH 2.0
-#define BOUND_FAST 4.0
-#define BOUND_SECH2 3.0
+#define BOUND_FAST 6.0
+#define BOUND_SECH2 3.5
 #define BOUND_ISRU 4.0
 
 #define NC 5

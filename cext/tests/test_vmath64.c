@@ -23,7 +23,7 @@
 #include "internal.h"
 
 #define BOUND_TANH 2.0
-#define BOUND_SECH2 3.0
+#define BOUND_SECH2 3.5
 #define BOUND_ISRU 3.0
 
 #define NB 2000

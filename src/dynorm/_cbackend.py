@@ -60,14 +60,14 @@ class CBackend:
     # ---- LayerNorm
     def layer_norm_fwd(self, x, w, b, eps, y, mean, rstd):  # type: ignore[no-untyped-def]
         rows, cols = x.shape
-        _check(lib.dnpy_layer_norm_fwd(x.dtype == np.float64, _p(y), _p(mean), _p(rstd), _p(x),
+        _check(lib.dnpy_layer_norm_fwd(x.itemsize == 8, _p(y), _p(mean), _p(rstd), _p(x),
                                        _p(w), _p(b), rows, cols, cols, cols, eps))
 
     def layer_norm_bwd(self, dy, x, mean, rstd, w, dx, dw, db):  # type: ignore[no-untyped-def]
         rows, cols = x.shape
         dwd, copy_w = _grad_out(dw)
         dbd, copy_b = _grad_out(db)
-        _check(lib.dnpy_layer_norm_bwd(x.dtype == np.float64, _p(dx), _buf(dwd), _buf(dbd),
+        _check(lib.dnpy_layer_norm_bwd(x.itemsize == 8, _p(dx), _buf(dwd), _buf(dbd),
                                        _p(dy), _p(x), _p(mean), _p(rstd), _p(w),
                                        rows, cols, cols, cols, cols))
         if copy_w:
@@ -78,13 +78,13 @@ class CBackend:
     # ---- RMSNorm
     def rms_norm_fwd(self, x, w, eps, y, rstd):  # type: ignore[no-untyped-def]
         rows, cols = x.shape
-        _check(lib.dnpy_rms_norm_fwd(x.dtype == np.float64, _p(y), _p(rstd), _p(x), _p(w),
+        _check(lib.dnpy_rms_norm_fwd(x.itemsize == 8, _p(y), _p(rstd), _p(x), _p(w),
                                      rows, cols, cols, cols, eps))
 
     def rms_norm_bwd(self, dy, x, rstd, w, dx, dw):  # type: ignore[no-untyped-def]
         rows, cols = x.shape
         dwd, copy_w = _grad_out(dw)
-        _check(lib.dnpy_rms_norm_bwd(x.dtype == np.float64, _p(dx), _buf(dwd), _p(dy), _p(x),
+        _check(lib.dnpy_rms_norm_bwd(x.itemsize == 8, _p(dx), _buf(dwd), _p(dy), _p(x),
                                      _p(rstd), _p(w), rows, cols, cols, cols, cols))
         if copy_w:
             dw[...] = dwd
@@ -92,7 +92,7 @@ class CBackend:
     # ---- DyT
     def dyt_fwd(self, x, alpha, w, b, y, fast=False):  # type: ignore[no-untyped-def]
         rows, cols = x.shape
-        _check(lib.dnpy_dyt_fwd(x.dtype == np.float64, fast, _p(y), _p(x), _p(w), _p(b),
+        _check(lib.dnpy_dyt_fwd(x.itemsize == 8, fast, _p(y), _p(x), _p(w), _p(b),
                                 rows, cols, cols, cols, alpha))
 
     def dyt_bwd(self, dy, x, alpha, w, dx, dw, db):  # type: ignore[no-untyped-def]
@@ -100,7 +100,7 @@ class CBackend:
         dwd, copy_w = _grad_out(dw)
         dbd, copy_b = _grad_out(db)
         dalpha = ffi.new("double *")
-        _check(lib.dnpy_dyt_bwd(x.dtype == np.float64, _p(dx), dalpha, _buf(dwd), _buf(dbd),
+        _check(lib.dnpy_dyt_bwd(x.itemsize == 8, _p(dx), dalpha, _buf(dwd), _buf(dbd),
                                 _p(dy), _p(x), _p(w), rows, cols, cols, cols, cols, alpha))
         if copy_w:
             dw[...] = dwd
@@ -111,7 +111,7 @@ class CBackend:
     # ---- DyISRU
     def dyisru_fwd(self, x, beta, w, b, eps, y):  # type: ignore[no-untyped-def]
         rows, cols = x.shape
-        _check(lib.dnpy_dyisru_fwd(x.dtype == np.float64, _p(y), _p(x), _p(w), _p(b),
+        _check(lib.dnpy_dyisru_fwd(x.itemsize == 8, _p(y), _p(x), _p(w), _p(b),
                                    rows, cols, cols, cols, beta, eps))
 
     def dyisru_bwd(self, dy, x, beta, w, eps, dx, dw, db):  # type: ignore[no-untyped-def]
@@ -119,7 +119,7 @@ class CBackend:
         dwd, copy_w = _grad_out(dw)
         dbd, copy_b = _grad_out(db)
         dbeta = ffi.new("double *")
-        _check(lib.dnpy_dyisru_bwd(x.dtype == np.float64, _p(dx), dbeta, _buf(dwd), _buf(dbd),
+        _check(lib.dnpy_dyisru_bwd(x.itemsize == 8, _p(dx), dbeta, _buf(dwd), _buf(dbd),
                                    _p(dy), _p(x), _p(w), rows, cols, cols, cols, cols, beta, eps))
         if copy_w:
             dw[...] = dwd

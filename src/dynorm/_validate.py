@@ -34,6 +34,9 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 Array = NDArray[np.floating]
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+# NumPy hands out these very objects for native float32/float64 arrays, so an
+# identity test settles the common case; `in FLOAT_DTYPES` is the fallback.
+_F32, _F64 = FLOAT_DTYPES
 _ACCEPTED = "float32 or float64"
 
 
@@ -52,8 +55,9 @@ def float_dtype(dtype: DTypeLike, what: str = "dtype") -> np.dtype[Any]:
 def as_input(x: ArrayLike, name: str = "x") -> Array:
     """``x`` as a float32/float64 ndarray with at least one axis and C >= 1."""
     a = x if type(x) is np.ndarray else np.asarray(x)
-    if a.dtype not in FLOAT_DTYPES:
-        float_dtype(a.dtype, f"{name}.dtype")
+    dt = a.dtype
+    if dt is not _F32 and dt is not _F64 and dt not in FLOAT_DTYPES:
+        float_dtype(dt, f"{name}.dtype")
     if a.ndim == 0:
         raise ValueError(
             f"{name} is 0-d; it needs at least one axis (channels on the last axis)"
@@ -80,7 +84,7 @@ def as_param(p: ArrayLike | None, name: str, x: Array) -> Array | None:
     if p is None:
         return None
     a = p if type(p) is np.ndarray else np.asarray(p)
-    if a.dtype != x.dtype:
+    if a.dtype is not x.dtype and a.dtype != x.dtype:
         raise TypeError(
             f"{name} has dtype {a.dtype}, but x has dtype {x.dtype}; "
             f"parameters must have the input's dtype"
@@ -91,7 +95,7 @@ def as_param(p: ArrayLike | None, name: str, x: Array) -> Array | None:
             f"{name} has shape {a.shape}; it must have shape ({C},) "
             f"to match x's last axis (C = {C})"
         )
-    return np.ascontiguousarray(a)
+    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
 
 
 def _scalar(v: Any, name: str) -> float:

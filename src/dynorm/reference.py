@@ -17,10 +17,11 @@ float32 kernels, so it computes everything in float64 -- for float32 input too
   returned as Python floats;
 * LayerNorm backward in the ``xh`` form; DyT's ``sech^2`` from
   ``E = exp(-2|z|)`` rather than ``1 - t^2`` (which cancels near saturation);
-* DyISRU clamps ``|x|`` at ``2^40`` before squaring (``x^2`` cannot overflow,
-  and ``u = x/sqrt(beta + eps + x^2)`` has already rounded to ``sign(x)`` there
-  when ``beta + eps < 2^28``); its backward uses ``beta + eps``, never
-  ``q - x^2``.
+* DyISRU clamps ``|x|`` at ``2^100`` before squaring (``x^2`` cannot overflow
+  in float64, and ``u = x/sqrt(beta + eps + x^2)`` has already rounded to
+  ``sign(x)`` there for every ``beta + eps < 2^146``: the C kernels' float64
+  clamp; their float32 one, 2^40, is exact for ``beta + eps < 2^54``); its
+  backward uses ``beta + eps``, never ``q - x^2``.
 
 Saved statistics (``mean``, ``rstd``) are returned in ``x.dtype``, shaped
 ``x.shape[:-1]``: two numbers a row.
@@ -40,7 +41,7 @@ F64 = NDArray[np.float64]
 
 #: DyISRU clamps |x| here before squaring: x^2 = 2^80 is finite in float32's
 #: float64 widening and in float64, and x/sqrt(x^2 + beta + eps) == sign(x).
-DYISRU_CLAMP = 2.0**40
+DYISRU_CLAMP = 2.0**100
 
 
 # --------------------------------------------------------------- helpers
@@ -193,7 +194,7 @@ def dyt_backward(
 
 
 def _clamp(x: Array) -> F64:
-    """``x`` in float64 with ``|x|`` clamped at ``2^40`` (NaN stays NaN)."""
+    """``x`` in float64 with ``|x|`` clamped at ``2^100`` (NaN stays NaN)."""
     return np.clip(_f64(x), -DYISRU_CLAMP, DYISRU_CLAMP)
 
 
@@ -203,7 +204,7 @@ def dyisru_forward(
     """Dynamic Inverse Square Root Unit.
 
     ``q = beta + eps + x^2``, ``u = x / sqrt(q)``, ``y = w * u + b``
-    (``|x|`` clamped at ``2^40`` first, where ``u`` is already ``sign(x)``).
+    (``|x|`` clamped at ``2^100`` first, where ``u`` is already ``sign(x)``).
     """
     xc = _clamp(x)
     q = (beta + eps) + xc * xc
@@ -220,8 +221,8 @@ def dyisru_backward(
     ``dx = g * (beta + eps) * q^-1.5``, ``dbeta = -0.5 * sum(g * x * q^-1.5)``,
     ``dw = S(dy * u)``, ``db = S(dy)``.
 
-    Past the clamp (``|x| > 2^40``) ``dx`` is the value at the clamp, below
-    ``(beta + eps) * 2^-120``: zero for every practical purpose.
+    Past the clamp (``|x| > 2^100``) ``dx`` is the value at the clamp, below
+    ``(beta + eps) * 2^-300``: zero for every practical purpose.
 
     Returns ``(dx, dbeta, dweight, dbias)``; ``dbeta`` is a float.
     """
