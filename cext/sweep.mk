@@ -10,8 +10,6 @@
 #                    against long double; exit 1 over a bound.
 #   make sweep-neon  cross-build the sweep for aarch64 (gcc-aarch64-linux-gnu)
 #                    and run it sampled under qemu-aarch64 (SWEEP_NEON_FLAGS).
-BUILD ?= build
-CC ?= cc
 AARCH64_CC ?= aarch64-linux-gnu-gcc
 SWEEP_FLAGS ?= -t 2
 SWEEP_NEON_FLAGS ?= -t 2 -s 61
@@ -27,10 +25,10 @@ $(BUILD)/test_vmath64: tests/test_vmath64.c $(BUILD)/libdynorm.a
 	$(CC) $(SWEEP_CFLAGS) -I. $< $(BUILD)/libdynorm.a -o $@ -lm
 
 sweep: $(BUILD)/sweep
-	./$(BUILD)/sweep $(SWEEP_FLAGS)
+	$(BUILD)/sweep $(SWEEP_FLAGS)
 
 vmath64: $(BUILD)/test_vmath64
-	./$(BUILD)/test_vmath64
+	$(BUILD)/test_vmath64
 
 $(BUILD)/aarch64/sweep: tests/sweep.c $(SWEEP_UNITS) $(HDRS)
 	@mkdir -p $(dir $@)

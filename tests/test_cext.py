@@ -39,3 +39,36 @@ def test_c_unit_tests(target: str, tmp_path: Path) -> None:
     line = closing_line(run.stdout)
     assert line.endswith(" 0 failed") and int(line.split()[0]) > 10000, line
     assert "runtime error" not in run.stderr and "ERROR: AddressSanitizer" not in run.stderr
+
+
+# The float32 bounds README.md documents, proven over all 2^32 inputs.
+SWEEP_BOUNDS = {"tanh": 2.0, "isru": 4.0, "sech2": 3.5, "tanh_fast": 6.0}
+
+
+def test_exhaustive_float32_sweep(tmp_path: Path) -> None:
+    """Every float32 input through tanh, sech^2, tanh_fast and x/sqrt(c + x^2)
+    (five values of c) on every ISA this CPU runs, against float64: the
+    maximum ULP error of each stays within its documented bound, and the
+    special values (NaN, +-inf, signed zeros) come out exactly."""
+    run = make("sweep", tmp_path / "build", timeout=3000)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    assert "sweep passed" in run.stdout
+    assert "all 2^32 inputs per line" in run.stdout  # not a sampled run
+    seen: dict[str, float] = {}
+    for line in run.stdout.splitlines():
+        words = line.split()
+        name = words[0] if words else ""
+        if name in SWEEP_BOUNDS and "bit-identical" not in line:
+            ulp = float(words[2] if name != "isru" else words[3])
+            seen[name] = max(seen.get(name, 0.0), ulp)
+            bad = int(words[-3])
+            assert bad == 0, line
+    assert set(seen) == set(SWEEP_BOUNDS), run.stdout[-2000:]
+    for name, worst in seen.items():
+        assert worst <= SWEEP_BOUNDS[name], (name, worst)
+    assert "0 of 4294967296 differ" in run.stdout  # DyT's t is the same in both passes
+
+
+def test_float64_vector_math(tmp_path: Path) -> None:
+    run = make("vmath64", tmp_path / "build")
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
