@@ -19,7 +19,7 @@ from dynorm.bench import DEFAULT_SHAPES, OPS, make_cases
 
 CASES = {(c.op, c.direction, c.shape): c
          for c in make_cases(DEFAULT_SHAPES, OPS, numpy_max_elements=1 << 26)}
-IMPLS = ("c", "numpy", "copy", "torch")
+IMPLS = ("c", "c-1t", "numpy", "copy", "torch")
 
 
 def _params():  # type: ignore[no-untyped-def]

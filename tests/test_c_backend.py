@@ -325,3 +325,42 @@ def test_bad_isa_is_a_clear_error() -> None:
 def test_public_api_runs_on_c_by_default() -> None:
     assert dn.backends()[0] == "c"
     assert set(dn.available_isas()) == set(ISAS)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("op", OPS)
+def test_threads_give_the_same_rows_and_gradients(op: str, dtype: type,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Split over threads, rows are the same bits; parameter gradients (sums
+    of per-chunk partials) agree to rounding; and the result does not depend
+    on scheduling (two threaded runs give identical bits)."""
+    rng = np.random.default_rng(2)
+    x = make_input(rng, 203, 67, 1.0, 0.5, 3, dtype)
+    dy = rng.standard_normal((203, 67)).astype(dtype)
+    w, b = params(rng, 67, dtype, True, True)
+    monkeypatch.setattr(cb, "PARALLEL_MIN_BYTES", 0)
+    previous = cb.set_num_threads(1)
+    try:
+        y1, s1 = run_forward(C, op, x, w, b)
+        g1 = run_backward(C, op, dy, x, s1, w)
+        cb.set_num_threads(3)
+        assert len(cb._chunks(203, x.nbytes)) == 3
+        y3, s3 = run_forward(C, op, x, w, b)
+        g3 = run_backward(C, op, dy, x, s3, w)
+        g3b = run_backward(C, op, dy, x, s3, w)
+    finally:
+        cb.set_num_threads(previous)
+    np.testing.assert_array_equal(y3, y1)
+    for a, r in zip(s3, s1):
+        np.testing.assert_array_equal(a, r)
+    np.testing.assert_array_equal(g3[0], g1[0])
+    for a, r, again in zip(g3[1:], g1[1:], g3b[1:]):
+        if r is not None:
+            np.testing.assert_allclose(a, r, rtol=BOUND[dtype], atol=BOUND[dtype])
+            np.testing.assert_array_equal(a, again)
+
+
+def test_thread_count_is_validated() -> None:
+    with pytest.raises(ValueError, match=">= 1"):
+        dn.set_num_threads(0)
+    assert dn.num_threads() >= 1

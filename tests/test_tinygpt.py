@@ -93,7 +93,8 @@ def check_module(module, x: np.ndarray, rng: np.random.Generator, **kw) -> None:
 
 def tiny_cfg(norm: str = "layer_norm", **kw) -> tg.GPTConfig:
     base = dict(vocab_size=11, block_size=6, n_layer=2, n_head=2, n_embd=8, norm=norm,
-                alpha0_attn=0.8, alpha0_mlp=0.4, alpha0_final=0.6, init_std=0.3, dtype=F64)
+                alpha0_attn=0.8, alpha0_mlp=0.4, alpha0_final=0.6, init_std=0.3, emb_scale=1.3,
+                dtype=F64)
     base.update(kw)
     return tg.GPTConfig(**base)
 
@@ -196,7 +197,7 @@ def test_cross_entropy_large_logits_finite() -> None:
 
 def test_embedding_backward_with_repeated_ids_and_tied_unembed() -> None:
     rng = np.random.default_rng(6)
-    emb = tg.Embedding(vocab_size=5, block_size=6, C=4, rng=rng, std=0.5, dtype=F64)
+    emb = tg.Embedding(vocab_size=5, block_size=6, C=4, rng=rng, std=0.5, dtype=F64, scale=1.7)
     idx = np.array([[1, 3, 1, 1], [0, 3, 4, 1]])  # repeats: the scatter must add
     w = rng.standard_normal((2, 4, 4))
     wl = rng.standard_normal((2, 4, 5))

@@ -67,6 +67,7 @@ class GPTConfig:
     beta0_mlp: float | None = None
     beta0_final: float | None = None
     init_std: float = 0.02
+    emb_scale: float = 1.0  # constant on the embeddings: 1 in GPT-2, sqrt(n_embd) in Vaswani et al.
     dtype: Any = field(default=np.float32)
 
     def __post_init__(self) -> None:
@@ -138,16 +139,19 @@ class Linear:
 
 
 class Embedding:
-    """Token plus position embedding: ``x[b, t] = wte[idx[b, t]] + wpe[t]``.
+    """Token plus position embedding: ``x[b, t] = s * (wte[idx[b, t]] + wpe[t])``.
 
-    Backward: the lookup scatters, so ``dwte[v] = sum of dx[b, t] over the
-    positions with idx[b, t] == v`` (``np.add.at``) and ``dwpe[t] = sum_b dx[b, t]``.
+    ``s`` is a constant (``emb_scale``; 1 in GPT-2, ``sqrt(C)`` in the original
+    Transformer). Backward: with ``g = s * dx``, the lookup scatters, so
+    ``dwte[v] = sum of g[b, t] over the positions with idx[b, t] == v``
+    (``np.add.at``) and ``dwpe[t] = sum_b g[b, t]``.
     With a tied output projection, ``logits = h @ wte^T`` (:meth:`unembed`)
     contributes ``dlogits^T h`` to ``dwte`` as well.
     """
 
     def __init__(self, vocab_size: int, block_size: int, C: int, rng: np.random.Generator,
-                 std: float, dtype: Any = np.float32) -> None:
+                 std: float, dtype: Any = np.float32, scale: float = 1.0) -> None:
+        self.scale = float(scale)
         self.params = {
             "wte": (std * rng.standard_normal((vocab_size, C))).astype(dtype),
             "wpe": (std * rng.standard_normal((block_size, C))).astype(dtype),
@@ -161,12 +165,17 @@ class Embedding:
         if T > self.params["wpe"].shape[0]:
             raise ValueError(f"sequence length {T} exceeds block_size {self.params['wpe'].shape[0]}")
         self._idx = idx
-        return self.params["wte"][idx] + self.params["wpe"][:T]
+        x = self.params["wte"][idx] + self.params["wpe"][:T]
+        if self.scale != 1.0:
+            x *= self.scale
+        return x
 
     def backward(self, dx: np.ndarray) -> None:
         """Overwrite ``grads`` with the embedding gradients (the input ids have none)."""
         wte, wpe = self.params["wte"], self.params["wpe"]
         C, T = wte.shape[1], dx.shape[-2]
+        if self.scale != 1.0:
+            dx = dx * self.scale
         dwte = np.zeros_like(wte)
         np.add.at(dwte, self._idx.reshape(-1), dx.reshape(-1, C))
         dwpe = np.zeros_like(wpe)
@@ -382,7 +391,8 @@ class GPT:
         self.cfg = cfg
         rng = np.random.default_rng(seed)
         dt = cfg.dtype
-        self.embed = Embedding(cfg.vocab_size, cfg.block_size, cfg.n_embd, rng, cfg.init_std, dt)
+        self.embed = Embedding(cfg.vocab_size, cfg.block_size, cfg.n_embd, rng, cfg.init_std, dt,
+                               scale=cfg.emb_scale)
         self.blocks = [Block(cfg, rng) for _ in range(cfg.n_layer)]
         self.norm_f = make_norm(cfg.norm, cfg.n_embd, cfg.alpha0_final, cfg.beta0_final, dt)
         self.head = None if cfg.tied else Linear(cfg.n_embd, cfg.vocab_size, rng, cfg.init_std,

@@ -180,6 +180,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     m.add_argument("--n-embd", type=int, default=128, help="width C")
     m.add_argument("--n-head", type=int, default=4)
     m.add_argument("--block-size", type=int, default=64, help="context length T")
+    m.add_argument("--emb-scale", type=float, default=1.0,
+                   help="constant multiplying the embeddings (GPT-2: 1, the default)")
     m.add_argument("--untied", action="store_true", help="separate output projection (default: tied to wte)")
     m.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     for where in ("attn", "mlp", "final"):
@@ -211,7 +213,7 @@ def configs(args: argparse.Namespace, norm: str, vocab_size: int) -> tuple[GPTCo
                     alpha0_attn=args.alpha0_attn, alpha0_mlp=args.alpha0_mlp,
                     alpha0_final=args.alpha0_final, beta0_attn=args.beta0_attn,
                     beta0_mlp=args.beta0_mlp, beta0_final=args.beta0_final,
-                    dtype=np.dtype(args.dtype).type)
+                    emb_scale=args.emb_scale, dtype=np.dtype(args.dtype).type)
     tc = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, min_lr=args.min_lr,
                      warmup=args.warmup, weight_decay=args.weight_decay, grad_clip=args.grad_clip,
                      seed=args.seed, eval_interval=args.eval_interval,

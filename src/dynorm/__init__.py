@@ -19,6 +19,7 @@ __all__ = [
     "layer_norm", "rms_norm", "dyt", "dyisru",
     "LayerNorm", "RMSNorm", "DyT", "DyISRU", "Module",
     "backends", "use_backend", "isa", "available_isas", "use_isa",
+    "num_threads", "set_num_threads",
     "reference", "__version__",
 ]
 
@@ -27,9 +28,16 @@ __all__ = [
 try:
     from ._cbackend import CBackend as _CBackend
 except ImportError:  # pragma: no cover - depends on the build
-    pass
+    def num_threads() -> int:
+        """Threads a large call is split over: 1 without the C backend."""
+        return 1
+
+    def set_num_threads(n: int) -> int:
+        """No effect without the C backend (the NumPy reference is serial)."""
+        return 1
 else:
     from ._backend import register_backend as _register_backend
+    from ._cbackend import num_threads, set_num_threads
 
     _register_backend("c", _CBackend())
 

@@ -1,15 +1,30 @@
 """The C backend: dynorm's SIMD kernels (``cext/``) through cffi.
 
-Receives validated, C-contiguous 2-D arrays (see :mod:`dynorm._backend`),
-makes exactly one C call per operation, and turns a non-zero status into a
-Python exception. cffi releases the GIL for the duration of each call.
+Receives validated, C-contiguous 2-D arrays (see :mod:`dynorm._backend`) and
+turns a non-zero status into a Python exception. cffi releases the GIL for
+the duration of each C call.
 
-Parameter gradients come back from C in double (they are sums over all rows,
+Threads. Single-threaded, the kernels are compute-bound on this project's
+machines (a precise tanh costs more than moving its bytes), so a large call
+(at least ``PARALLEL_MIN_BYTES`` of input) is split by rows into one chunk
+per thread, each chunk one C call on a persistent pool; small calls make
+exactly one C call on the calling thread. ``set_num_threads`` (or the
+environment variable ``DYNORM_NUM_THREADS``) sets the count; the default is
+the number of CPUs this process may run on. Rows are independent, so y and
+dx are the same bits whatever the count; the parameter gradients are sums
+of the chunks' double partial sums, added in chunk order: deterministic for
+a given thread count (it changes only their last bits).
+
+Parameter gradients come back from C in double (sums over all rows,
 accumulated in double): for float64 layers they are written straight into
 the caller's arrays, for float32 ones into a double scratch rounded once.
 """
 
 from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from numpy.typing import NDArray
@@ -20,6 +35,47 @@ Array = NDArray[np.floating]
 
 _NULL = ffi.NULL
 _buf = ffi.from_buffer
+
+#: Inputs smaller than this run on the calling thread (thread hand-off costs
+#: more than it saves below about 1 MiB).
+PARALLEL_MIN_BYTES = 1 << 20
+#: Chunk boundaries fall on multiples of this many rows (the kernels' row block).
+_ROW_BLOCK = 4
+
+
+def _default_threads() -> int:
+    env = os.environ.get("DYNORM_NUM_THREADS", "").strip()
+    if env:
+        n = int(env)
+        if n < 1:
+            raise ValueError(f"DYNORM_NUM_THREADS must be >= 1; got {env!r}")
+        return n
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+_num_threads = _default_threads()
+_pool: ThreadPoolExecutor | None = None
+
+
+def set_num_threads(n: int) -> int:
+    """Use ``n`` threads for large calls (1: always the calling thread only);
+    returns the previous count."""
+    global _num_threads, _pool
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"the number of threads must be an integer >= 1; got {n!r}")
+    previous, _num_threads = _num_threads, n
+    if _pool is not None and n != previous:
+        _pool.shutdown(wait=True)
+        _pool = None
+    return previous
+
+
+def num_threads() -> int:
+    """The number of threads large calls are split over."""
+    return _num_threads
 
 
 def _p(a: Array | None):  # type: ignore[no-untyped-def]
@@ -35,12 +91,61 @@ def _check(status: int) -> None:
         raise ValueError(f"dynorm C core: {message} (status {status})")
 
 
-def _grad_out(g: Array) -> tuple[NDArray[np.float64], bool]:
-    """The double array C writes a parameter gradient into, and whether it
-    must then be copied into ``g`` (when ``g`` is not float64)."""
-    if g.dtype == np.float64:
-        return g, False  # type: ignore[return-value]
-    return np.empty(g.shape, np.float64), True
+def _chunks(rows: int, nbytes: int) -> list[tuple[int, int]]:
+    """Row ranges, one per thread, for an input of ``nbytes``."""
+    n = _num_threads if nbytes >= PARALLEL_MIN_BYTES else 1
+    n = min(n, max(1, rows // _ROW_BLOCK))
+    if n == 1:
+        return [(0, rows)]
+    step = -(-rows // n)
+    step += -step % _ROW_BLOCK
+    return [(r0, min(r0 + step, rows)) for r0 in range(0, rows, step)]
+
+
+def _run(chunks: list[tuple[int, int]], call: Callable[[int, int, int], int]) -> None:
+    """``call(k, r0, r1)`` for every chunk k; in parallel when more than one."""
+    global _pool
+    if len(chunks) == 1:
+        _check(call(0, *chunks[0]))
+        return
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=_num_threads, thread_name_prefix="dynorm")
+    futures = [_pool.submit(call, k, r0, r1) for k, (r0, r1) in enumerate(chunks[1:], 1)]
+    statuses = [call(0, *chunks[0])] + [f.result() for f in futures]
+    for status in statuses:
+        _check(status)
+
+
+class _Grads:
+    """Double partial sums of the parameter gradients, one row per chunk,
+    reduced in chunk order into the caller's arrays."""
+
+    def __init__(self, nchunks: int, cols: int, dw: Array | None, db: Array | None) -> None:
+        self.dw, self.db = dw, db
+        self.pw = np.empty((nchunks, cols)) if dw is not None else None
+        self.pb = np.empty((nchunks, cols)) if db is not None else None
+        self.scalar = ffi.new("double[]", nchunks)
+
+    def ptrs(self, k: int):  # type: ignore[no-untyped-def]
+        return (_NULL if self.pw is None else _buf(self.pw[k]),
+                _NULL if self.pb is None else _buf(self.pb[k]),
+                self.scalar + k)
+
+    def finish(self) -> float:
+        for part, out in ((self.pw, self.dw), (self.pb, self.db)):
+            if part is not None:
+                total = part[0].copy()
+                for row in part[1:]:
+                    total += row
+                out[...] = total  # type: ignore[index]
+        total_s = 0.0
+        for k in range(len(self.scalar)):
+            total_s += self.scalar[k]
+        return total_s
+
+
+def _rows(a: Array | None, r0: int, r1: int) -> Array | None:
+    return None if a is None else a[r0:r1]
 
 
 class CBackend:
@@ -60,69 +165,112 @@ class CBackend:
     # ---- LayerNorm
     def layer_norm_fwd(self, x, w, b, eps, y, mean, rstd):  # type: ignore[no-untyped-def]
         rows, cols = x.shape
-        _check(lib.dnpy_layer_norm_fwd(x.itemsize == 8, _p(y), _p(mean), _p(rstd), _p(x),
-                                       _p(w), _p(b), rows, cols, cols, cols, eps))
+        f64, pw, pb = x.itemsize == 8, _p(w), _p(b)
+        chunks = _chunks(rows, x.nbytes)
+        if len(chunks) == 1:
+            _check(lib.dnpy_layer_norm_fwd(f64, _buf(y), _p(mean), _p(rstd), _buf(x), pw, pb,
+                                           rows, cols, cols, cols, eps))
+            return
+        _run(chunks, lambda k, r0, r1: lib.dnpy_layer_norm_fwd(
+            f64, _buf(y[r0:r1]), _p(_rows(mean, r0, r1)), _p(_rows(rstd, r0, r1)),
+            _buf(x[r0:r1]), pw, pb, r1 - r0, cols, cols, cols, eps))
 
     def layer_norm_bwd(self, dy, x, mean, rstd, w, dx, dw, db):  # type: ignore[no-untyped-def]
         rows, cols = x.shape
-        dwd, copy_w = _grad_out(dw)
-        dbd, copy_b = _grad_out(db)
-        _check(lib.dnpy_layer_norm_bwd(x.itemsize == 8, _p(dx), _buf(dwd), _buf(dbd),
-                                       _p(dy), _p(x), _p(mean), _p(rstd), _p(w),
-                                       rows, cols, cols, cols, cols))
-        if copy_w:
-            dw[...] = dwd
-        if copy_b:
-            db[...] = dbd
+        f64, pw = x.itemsize == 8, _p(w)
+        chunks = _chunks(rows, x.nbytes)
+        g = _Grads(len(chunks), cols, dw, db)
+
+        def call(k: int, r0: int, r1: int) -> int:
+            gw, gb, _ = g.ptrs(k)
+            return lib.dnpy_layer_norm_bwd(f64, _buf(dx[r0:r1]), gw, gb, _buf(dy[r0:r1]),
+                                           _buf(x[r0:r1]), _buf(mean[r0:r1]),
+                                           _buf(rstd[r0:r1]), pw, r1 - r0, cols, cols, cols,
+                                           cols)
+
+        _run(chunks, call)
+        g.finish()
 
     # ---- RMSNorm
     def rms_norm_fwd(self, x, w, eps, y, rstd):  # type: ignore[no-untyped-def]
         rows, cols = x.shape
-        _check(lib.dnpy_rms_norm_fwd(x.itemsize == 8, _p(y), _p(rstd), _p(x), _p(w),
-                                     rows, cols, cols, cols, eps))
+        f64, pw = x.itemsize == 8, _p(w)
+        chunks = _chunks(rows, x.nbytes)
+        if len(chunks) == 1:
+            _check(lib.dnpy_rms_norm_fwd(f64, _buf(y), _p(rstd), _buf(x), pw,
+                                         rows, cols, cols, cols, eps))
+            return
+        _run(chunks, lambda k, r0, r1: lib.dnpy_rms_norm_fwd(
+            f64, _buf(y[r0:r1]), _p(_rows(rstd, r0, r1)), _buf(x[r0:r1]), pw,
+            r1 - r0, cols, cols, cols, eps))
 
     def rms_norm_bwd(self, dy, x, rstd, w, dx, dw):  # type: ignore[no-untyped-def]
         rows, cols = x.shape
-        dwd, copy_w = _grad_out(dw)
-        _check(lib.dnpy_rms_norm_bwd(x.itemsize == 8, _p(dx), _buf(dwd), _p(dy), _p(x),
-                                     _p(rstd), _p(w), rows, cols, cols, cols, cols))
-        if copy_w:
-            dw[...] = dwd
+        f64, pw = x.itemsize == 8, _p(w)
+        chunks = _chunks(rows, x.nbytes)
+        g = _Grads(len(chunks), cols, dw, None)
+
+        def call(k: int, r0: int, r1: int) -> int:
+            gw, _, _ = g.ptrs(k)
+            return lib.dnpy_rms_norm_bwd(f64, _buf(dx[r0:r1]), gw, _buf(dy[r0:r1]),
+                                         _buf(x[r0:r1]), _buf(rstd[r0:r1]), pw, r1 - r0,
+                                         cols, cols, cols, cols)
+
+        _run(chunks, call)
+        g.finish()
 
     # ---- DyT
     def dyt_fwd(self, x, alpha, w, b, y, fast=False):  # type: ignore[no-untyped-def]
         rows, cols = x.shape
-        _check(lib.dnpy_dyt_fwd(x.itemsize == 8, fast, _p(y), _p(x), _p(w), _p(b),
-                                rows, cols, cols, cols, alpha))
+        f64, pw, pb = x.itemsize == 8, _p(w), _p(b)
+        chunks = _chunks(rows, x.nbytes)
+        if len(chunks) == 1:
+            _check(lib.dnpy_dyt_fwd(f64, fast, _buf(y), _buf(x), pw, pb,
+                                    rows, cols, cols, cols, alpha))
+            return
+        _run(chunks, lambda k, r0, r1: lib.dnpy_dyt_fwd(
+            f64, fast, _buf(y[r0:r1]), _buf(x[r0:r1]), pw, pb, r1 - r0, cols, cols, cols,
+            alpha))
 
     def dyt_bwd(self, dy, x, alpha, w, dx, dw, db):  # type: ignore[no-untyped-def]
         rows, cols = x.shape
-        dwd, copy_w = _grad_out(dw)
-        dbd, copy_b = _grad_out(db)
-        dalpha = ffi.new("double *")
-        _check(lib.dnpy_dyt_bwd(x.itemsize == 8, _p(dx), dalpha, _buf(dwd), _buf(dbd),
-                                _p(dy), _p(x), _p(w), rows, cols, cols, cols, cols, alpha))
-        if copy_w:
-            dw[...] = dwd
-        if copy_b:
-            db[...] = dbd
-        return float(dalpha[0])
+        f64, pw = x.itemsize == 8, _p(w)
+        chunks = _chunks(rows, x.nbytes)
+        g = _Grads(len(chunks), cols, dw, db)
+
+        def call(k: int, r0: int, r1: int) -> int:
+            gw, gb, gs = g.ptrs(k)
+            return lib.dnpy_dyt_bwd(f64, _buf(dx[r0:r1]), gs, gw, gb, _buf(dy[r0:r1]),
+                                    _buf(x[r0:r1]), pw, r1 - r0, cols, cols, cols, cols,
+                                    alpha)
+
+        _run(chunks, call)
+        return g.finish()
 
     # ---- DyISRU
     def dyisru_fwd(self, x, beta, w, b, eps, y):  # type: ignore[no-untyped-def]
         rows, cols = x.shape
-        _check(lib.dnpy_dyisru_fwd(x.itemsize == 8, _p(y), _p(x), _p(w), _p(b),
-                                   rows, cols, cols, cols, beta, eps))
+        f64, pw, pb = x.itemsize == 8, _p(w), _p(b)
+        chunks = _chunks(rows, x.nbytes)
+        if len(chunks) == 1:
+            _check(lib.dnpy_dyisru_fwd(f64, _buf(y), _buf(x), pw, pb,
+                                       rows, cols, cols, cols, beta, eps))
+            return
+        _run(chunks, lambda k, r0, r1: lib.dnpy_dyisru_fwd(
+            f64, _buf(y[r0:r1]), _buf(x[r0:r1]), pw, pb, r1 - r0, cols, cols, cols, beta,
+            eps))
 
     def dyisru_bwd(self, dy, x, beta, w, eps, dx, dw, db):  # type: ignore[no-untyped-def]
         rows, cols = x.shape
-        dwd, copy_w = _grad_out(dw)
-        dbd, copy_b = _grad_out(db)
-        dbeta = ffi.new("double *")
-        _check(lib.dnpy_dyisru_bwd(x.itemsize == 8, _p(dx), dbeta, _buf(dwd), _buf(dbd),
-                                   _p(dy), _p(x), _p(w), rows, cols, cols, cols, cols, beta, eps))
-        if copy_w:
-            dw[...] = dwd
-        if copy_b:
-            db[...] = dbd
-        return float(dbeta[0])
+        f64, pw = x.itemsize == 8, _p(w)
+        chunks = _chunks(rows, x.nbytes)
+        g = _Grads(len(chunks), cols, dw, db)
+
+        def call(k: int, r0: int, r1: int) -> int:
+            gw, gb, gs = g.ptrs(k)
+            return lib.dnpy_dyisru_bwd(f64, _buf(dx[r0:r1]), gs, gw, gb, _buf(dy[r0:r1]),
+                                       _buf(x[r0:r1]), pw, r1 - r0, cols, cols, cols, cols,
+                                       beta, eps)
+
+        _run(chunks, call)
+        return g.finish()

@@ -6,9 +6,11 @@ same shape (glibc memcpy, the memory-bandwidth yardstick) and reported as
 
 * ``copy``: the op's bytes per second over copyto's, where a forward moves
   2 arrays (read x, write y: the same bytes as the copy) and a backward 3
-  (read dy and x, write dx); 1.0 means "as fast as memory allows a copy";
-* ``vs numpy``: how many times faster than the NumPy reference;
-* ``vs torch``: how many times faster than PyTorch's CPU path with one
+  (read dy and x, write dx); 1.0 means "as fast as a memcpy". Given for the
+  C backend on one thread (``1t``) and on all of ``dn.num_threads()``
+  (``Nt``; large calls split by rows); copyto is always one thread;
+* ``vs numpy``: how many times faster (all threads) than the NumPy reference;
+* ``vs torch``: how many times faster than PyTorch's CPU path, both on one
   thread, when PyTorch happens to be installed (never a dependency).
 
 Every call writes into preallocated outputs (``out=``): a fresh 256 MiB
@@ -57,6 +59,19 @@ def _with_backend(name: str, fn: Callable[[], object]) -> Callable[[], object]:
     def run() -> object:
         with dn.use_backend(name):
             return fn()
+
+    return run
+
+
+def _one_thread(fn: Callable[[], object]) -> Callable[[], object]:
+    import dynorm as dn
+
+    def run() -> object:
+        previous = dn.set_num_threads(1)
+        try:
+            return fn()
+        finally:
+            dn.set_num_threads(previous)
 
     return run
 
@@ -125,6 +140,9 @@ def make_cases(shapes: tuple[tuple[int, int], ...] = DEFAULT_SHAPES, ops: tuple[
             layer.forward(x, out=out)
             fwd = {"c": (lambda layer=layer, x=x, out=out: layer.forward(x, out=out))}
             bwd = {"c": (lambda layer=layer, dy=dy, out=out: layer.backward(dy, out=out))}
+            if dn.num_threads() > 1:
+                fwd["c-1t"] = _one_thread(fwd["c"])
+                bwd["c-1t"] = _one_thread(bwd["c"])
             if "numpy" in dn.backends() and x.size <= numpy_max_elements:
                 fwd["numpy"] = _with_backend("numpy", fwd["c"])
                 bwd["numpy"] = _with_backend("numpy", bwd["c"])
@@ -163,13 +181,16 @@ class Result:
     case: Case
     seconds: dict[str, float]
 
-    @property
-    def copy_ratio(self) -> float:
+    def copy_ratio(self, impl: str = "c") -> float | None:
         """The op's bandwidth over copyto's (bytes moved per second)."""
-        return (self.case.arrays / 2) * self.seconds["copy"] / self.seconds["c"]
+        if impl not in self.seconds:
+            return None
+        return (self.case.arrays / 2) * self.seconds["copy"] / self.seconds[impl]
 
-    def speedup(self, other: str) -> float | None:
-        return self.seconds[other] / self.seconds["c"] if other in self.seconds else None
+    def speedup(self, other: str, impl: str = "c") -> float | None:
+        if other not in self.seconds or impl not in self.seconds:
+            return None
+        return self.seconds[other] / self.seconds[impl]
 
 
 def run(cases: list[Case], budget: float = 0.5, min_repeats: int = 3) -> list[Result]:
@@ -194,16 +215,19 @@ def format_table(results: list[Result]) -> str:
     def fmt(v: float | None, spec: str) -> str:
         return "-" if v is None else format(v, spec)
 
-    lines = [f"{'op':<11}{'dir':<9}{'shape':>13}{'C time':>11}{'copy':>7}"
-             f"{'vs numpy':>10}{'vs torch':>10}"]
+    def fmt_t(t: float) -> str:
+        return f"{t * 1e6:.1f}us" if t < 1e-3 else f"{t * 1e3:.2f}ms"
+
+    lines = [f"{'op':<11}{'dir':<9}{'shape':>11}{'C 1t':>10}{'C Nt':>10}{'copy 1t':>9}"
+             f"{'copy Nt':>9}{'vs numpy':>10}{'vs torch':>10}"]
     for r in results:
         shape = f"{r.case.shape[0]}x{r.case.shape[1]}"
-        t = r.seconds["c"]
-        t_s = f"{t * 1e6:.1f}us" if t < 1e-3 else f"{t * 1e3:.2f}ms"
+        one = "c-1t" if "c-1t" in r.seconds else "c"
         lines.append(
-            f"{r.case.op:<11}{r.case.direction:<9}{shape:>13}{t_s:>11}"
-            f"{r.copy_ratio:>7.2f}{fmt(r.speedup('numpy'), '.0f'):>10}"
-            f"{fmt(r.speedup('torch'), '.2f'):>10}"
+            f"{r.case.op:<11}{r.case.direction:<9}{shape:>11}{fmt_t(r.seconds[one]):>10}"
+            f"{fmt_t(r.seconds['c']):>10}{fmt(r.copy_ratio(one), '.2f'):>9}"
+            f"{fmt(r.copy_ratio('c'), '.2f'):>9}{fmt(r.speedup('numpy'), '.0f'):>10}"
+            f"{fmt(r.speedup('torch', one), '.2f'):>10}"
         )
     return "\n".join(lines)
 
@@ -227,7 +251,8 @@ def main(args: argparse.Namespace) -> int:
     shapes = tuple(tuple(s) for s in args.shape) if args.shape else DEFAULT_SHAPES
     ops = tuple(args.op) if args.op else OPS
     print(f"dynorm {dn.__version__}: backend {dn.backends()[0]}, isa {dn.isa()}, float32, "
-          f"1 thread; ratios from one run (copy = bandwidth / np.copyto's)")
+          f"{dn.num_threads()} threads (Nt) and 1 (1t); ratios from one run "
+          f"(copy = bandwidth / one-thread np.copyto's)")
     results = run(make_cases(shapes, ops, torch=not args.no_torch), budget=args.budget)  # type: ignore[arg-type]
     print(format_table(results))
     return 0
