@@ -166,11 +166,11 @@ class CBackend:
     def layer_norm_fwd(self, x, w, b, eps, y, mean, rstd):  # type: ignore[no-untyped-def]
         rows, cols = x.shape
         f64, pw, pb = x.itemsize == 8, _p(w), _p(b)
-        chunks = _chunks(rows, x.nbytes)
-        if len(chunks) == 1:
+        if x.nbytes < PARALLEL_MIN_BYTES or _num_threads == 1:
             _check(lib.dnpy_layer_norm_fwd(f64, _buf(y), _p(mean), _p(rstd), _buf(x), pw, pb,
                                            rows, cols, cols, cols, eps))
             return
+        chunks = _chunks(rows, x.nbytes)
         _run(chunks, lambda k, r0, r1: lib.dnpy_layer_norm_fwd(
             f64, _buf(y[r0:r1]), _p(_rows(mean, r0, r1)), _p(_rows(rstd, r0, r1)),
             _buf(x[r0:r1]), pw, pb, r1 - r0, cols, cols, cols, eps))
@@ -195,11 +195,11 @@ class CBackend:
     def rms_norm_fwd(self, x, w, eps, y, rstd):  # type: ignore[no-untyped-def]
         rows, cols = x.shape
         f64, pw = x.itemsize == 8, _p(w)
-        chunks = _chunks(rows, x.nbytes)
-        if len(chunks) == 1:
+        if x.nbytes < PARALLEL_MIN_BYTES or _num_threads == 1:
             _check(lib.dnpy_rms_norm_fwd(f64, _buf(y), _p(rstd), _buf(x), pw,
                                          rows, cols, cols, cols, eps))
             return
+        chunks = _chunks(rows, x.nbytes)
         _run(chunks, lambda k, r0, r1: lib.dnpy_rms_norm_fwd(
             f64, _buf(y[r0:r1]), _p(_rows(rstd, r0, r1)), _buf(x[r0:r1]), pw,
             r1 - r0, cols, cols, cols, eps))
@@ -223,11 +223,11 @@ class CBackend:
     def dyt_fwd(self, x, alpha, w, b, y, fast=False):  # type: ignore[no-untyped-def]
         rows, cols = x.shape
         f64, pw, pb = x.itemsize == 8, _p(w), _p(b)
-        chunks = _chunks(rows, x.nbytes)
-        if len(chunks) == 1:
+        if x.nbytes < PARALLEL_MIN_BYTES or _num_threads == 1:
             _check(lib.dnpy_dyt_fwd(f64, fast, _buf(y), _buf(x), pw, pb,
                                     rows, cols, cols, cols, alpha))
             return
+        chunks = _chunks(rows, x.nbytes)
         _run(chunks, lambda k, r0, r1: lib.dnpy_dyt_fwd(
             f64, fast, _buf(y[r0:r1]), _buf(x[r0:r1]), pw, pb, r1 - r0, cols, cols, cols,
             alpha))
@@ -251,11 +251,11 @@ class CBackend:
     def dyisru_fwd(self, x, beta, w, b, eps, y):  # type: ignore[no-untyped-def]
         rows, cols = x.shape
         f64, pw, pb = x.itemsize == 8, _p(w), _p(b)
-        chunks = _chunks(rows, x.nbytes)
-        if len(chunks) == 1:
+        if x.nbytes < PARALLEL_MIN_BYTES or _num_threads == 1:
             _check(lib.dnpy_dyisru_fwd(f64, _buf(y), _buf(x), pw, pb,
                                        rows, cols, cols, cols, beta, eps))
             return
+        chunks = _chunks(rows, x.nbytes)
         _run(chunks, lambda k, r0, r1: lib.dnpy_dyisru_fwd(
             f64, _buf(y[r0:r1]), _buf(x[r0:r1]), pw, pb, r1 - r0, cols, cols, cols, beta,
             eps))

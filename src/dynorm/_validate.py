@@ -148,22 +148,20 @@ def as_output(
     """
     if out is None:
         return np.empty(like.shape, like.dtype)
-    if out is may_be and not inputs:  # in place: only layout and writeability to check
+    if out is may_be and not inputs and out.flags.carray:  # in place, C-ordered, writeable
+        return out
+    if type(out) is not np.ndarray:
+        raise TypeError(f"out must be a numpy.ndarray; got {type(out).__name__}")
+    if out.dtype is not like.dtype and out.dtype != like.dtype:
+        raise TypeError(f"out has dtype {out.dtype}; the result has dtype {like.dtype}")
+    if out.shape != like.shape:
+        raise ValueError(f"out has shape {out.shape}; the result has shape {like.shape}")
+    if not out.flags.carray:  # C-contiguous, aligned and writeable, in one test
         if not out.flags.c_contiguous:
             raise ValueError("out must be C-contiguous (e.g. from np.empty_like(x, order='C'))")
         if not out.flags.writeable:
             raise ValueError("out is read-only")
-        return out
-    if type(out) is not np.ndarray:
-        raise TypeError(f"out must be a numpy.ndarray; got {type(out).__name__}")
-    if out.dtype != like.dtype:
-        raise TypeError(f"out has dtype {out.dtype}; the result has dtype {like.dtype}")
-    if out.shape != like.shape:
-        raise ValueError(f"out has shape {out.shape}; the result has shape {like.shape}")
-    if not out.flags.c_contiguous:
-        raise ValueError("out must be C-contiguous (e.g. from np.empty_like(x, order='C'))")
-    if not out.flags.writeable:
-        raise ValueError("out is read-only")
+        raise ValueError("out must be aligned to its dtype (e.g. from np.empty_like(x))")
     if may_be is not None and np.may_share_memory(out, may_be) and not _same_memory(out, may_be):
         raise ValueError("out overlaps the input without being the very same array in memory")
     for a in inputs:
