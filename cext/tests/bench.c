@@ -23,6 +23,7 @@ int main(int argc, char **argv) {
     size_t rows = argc > 2 ? strtoul(argv[1], 0, 10) : 16384, cols = argc > 2 ? strtoul(argv[2], 0, 10) : 4096;
     if (argc > 3 && dn_set_isa(argv[3]) != DN_OK) { fprintf(stderr, "isa %s unavailable\n", argv[3]); return 2; }
     if (getenv("BENCH_WALL")) clock_id = CLOCK_MONOTONIC;
+    if (getenv("BENCH_STREAM_BYTES")) dn_set_stream_threshold(strtoull(getenv("BENCH_STREAM_BYTES"), 0, 10));
     size_t n = rows * cols;
     float *x, *y, *dy;
     if (posix_memalign((void **)&x, 64, n * 4) || posix_memalign((void **)&y, 64, n * 4) ||

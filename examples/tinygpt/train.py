@@ -161,9 +161,9 @@ def plot(results: list[dict[str, Any]], path: Path) -> bool:
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3)
         ax.legend()
-    lo = min(min(r["history"]["val"][len(r["history"]["val"]) // 2:] or [np.inf]) for r in results)
-    if math.isfinite(lo):
-        ax2.set_ylim(lo - 0.05, lo + 0.6)
+    tails = [v for r in results for v in r["history"]["val"][1:] if math.isfinite(v)]
+    if tails:  # skip the first evaluation, which would squash the rest
+        ax2.set_ylim(min(tails) - 0.05, max(tails) + 0.05)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -257,7 +257,10 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(format_table(results))
     ranked = sorted((r for r in results if math.isfinite(r["final_val"])), key=lambda r: r["final_val"])
-    print("\nordering by val loss (best first): " + " < ".join(r["norm"] for r in ranked))
+    order = ranked[0]["norm"] if ranked else ""
+    for a, b in zip(ranked, ranked[1:]):  # within 0.005 nats: a tie at this resolution
+        order += (" ≈ " if b["final_val"] - a["final_val"] < 0.005 else " < ") + b["norm"]
+    print("\nordering by val loss (best first; ≈ within 0.005): " + order)
     print("paper's ordering (GPT-2, 125M and 760M): layer_norm < dyisru < dyt")
     print(f"total time {total / 60:.1f} min")
     args.out.mkdir(parents=True, exist_ok=True)
