@@ -72,3 +72,15 @@ def test_exhaustive_float32_sweep(tmp_path: Path) -> None:
 def test_float64_vector_math(tmp_path: Path) -> None:
     run = make("vmath64", tmp_path / "build")
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+
+
+@pytest.mark.skipif(shutil.which("aarch64-linux-gnu-gcc") is None,
+                    reason="no aarch64 cross compiler (Debian's gcc-aarch64-linux-gnu)")
+def test_neon_cross_build(tmp_path: Path) -> None:
+    """The NEON unit compiles for aarch64; under qemu its C tests pass too."""
+    run = make("neon", tmp_path / "build")
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    if shutil.which("qemu-aarch64"):
+        line = closing_line(run.stdout)
+        assert line.endswith(" 0 failed"), line
+        assert "isa neon" in run.stdout

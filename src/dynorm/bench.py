@@ -116,7 +116,7 @@ def _torch_impls(op: str, x: np.ndarray, dy: np.ndarray) -> dict[str, Callable[[
 
 
 def make_cases(shapes: tuple[tuple[int, int], ...] = DEFAULT_SHAPES, ops: tuple[str, ...] = OPS,
-               numpy_max_elements: int = 1 << 24, torch: bool = True,
+               numpy_max_elements: int = 1 << 27, torch: bool = True,
                seed: int = 0) -> list[Case]:
     """Build every (op, direction, shape) case with its implementations:
     "c" (the default backend), "numpy" (the reference; skipped above
