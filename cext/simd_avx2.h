@@ -124,5 +124,10 @@ DN_INLINE void vf64d_storen(double *p, vf64d a, size_t n) { vf64_storen(p, a, n)
 DN_INLINE vf32d vf32d_addacc(vf32d a, vf32d b) { a.lo = _mm256_add_pd(a.lo, b.lo); a.hi = _mm256_add_pd(a.hi, b.hi); return a; }
 DN_INLINE vf64d vf64d_addacc(vf64d a, vf64d b) { return _mm256_add_pd(a, b); }
 
+/* 1/sqrt(a): sqrt and a division (the 12-bit estimate would need two
+ * Newton steps to reach float accuracy) */
+DN_INLINE vf32 vf32_rsqrt(vf32 a) { return _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_sqrt_ps(a)); }
+DN_INLINE vf64 vf64_rsqrt(vf64 a) { return _mm256_div_pd(_mm256_set1_pd(1.0), _mm256_sqrt_pd(a)); }
+
 DN_INLINE void dn_stream_fence(void) { _mm_sfence(); }
 #endif

@@ -117,5 +117,18 @@ DN_INLINE void vf64d_storen(double *p, vf64d a, size_t n) { vf64_storen(p, a, n)
 DN_INLINE vf32d vf32d_addacc(vf32d a, vf32d b) { a.lo = _mm512_add_pd(a.lo, b.lo); a.hi = _mm512_add_pd(a.hi, b.hi); return a; }
 DN_INLINE vf64d vf64d_addacc(vf64d a, vf64d b) { return _mm512_add_pd(a, b); }
 
+/* 1/sqrt(a). float: the 14-bit estimate (relative error < 2^-14) and one
+ * Newton step y (3/2 - a/2 y^2), which squares the error: < 2^-26.4 plus
+ * the step's own roundings, about 2^-23 in all; one sqrt and one division
+ * cost more on the AMD hosts, where both use the divider. For a > 0 and
+ * finite (the estimate of +inf is 0, and inf * 0 would be NaN).
+ * double: sqrt and a division, correctly rounded. */
+DN_INLINE vf32 vf32_rsqrt(vf32 a) {
+    const __m512 y = _mm512_rsqrt14_ps(a);
+    const __m512 h = _mm512_mul_ps(a, _mm512_set1_ps(0.5f));
+    return _mm512_mul_ps(y, _mm512_fnmadd_ps(_mm512_mul_ps(h, y), y, _mm512_set1_ps(1.5f)));
+}
+DN_INLINE vf64 vf64_rsqrt(vf64 a) { return _mm512_div_pd(_mm512_set1_pd(1.0), _mm512_sqrt_pd(a)); }
+
 DN_INLINE void dn_stream_fence(void) { _mm_sfence(); }
 #endif

@@ -13,6 +13,8 @@
  *   store stored storen   unaligned store; partial store of n < W lanes
  *   stream(p,v)           non-temporal store, p aligned to the vector size
  *   set1 zero add sub mul div sqrt neg abs
+ *   rsqrt(a)              1/sqrt(a) for finite a > 0, to within a few
+ *                         float ULP (AVX-512: estimate + one Newton step)
  *   fma(a,b,c)  = a*b + c (fused where the ISA has it)
  *   fnma(a,b,c) = c - a*b
  *   min(x,c) max(x,c)     clamp x by a constant c that is never NaN;

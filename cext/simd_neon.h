@@ -111,5 +111,9 @@ DN_INLINE void vf64d_storen(double *p, vf64d a, size_t n) { vf64_storen(p, a, n)
 DN_INLINE vf32d vf32d_addacc(vf32d a, vf32d b) { a.lo = vaddq_f64(a.lo, b.lo); a.hi = vaddq_f64(a.hi, b.hi); return a; }
 DN_INLINE vf64d vf64d_addacc(vf64d a, vf64d b) { return vaddq_f64(a, b); }
 
+/* 1/sqrt(a): sqrt and a division */
+DN_INLINE vf32 vf32_rsqrt(vf32 a) { return vdivq_f32(vdupq_n_f32(1.0f), vsqrtq_f32(a)); }
+DN_INLINE vf64 vf64_rsqrt(vf64 a) { return vdivq_f64(vdupq_n_f64(1.0), vsqrtq_f64(a)); }
+
 DN_INLINE void dn_stream_fence(void) {}
 #endif
