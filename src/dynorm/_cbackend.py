@@ -165,7 +165,9 @@ class CBackend:
     # ---- LayerNorm
     def layer_norm_fwd(self, x, w, b, eps, y, mean, rstd):  # type: ignore[no-untyped-def]
         rows, cols = x.shape
-        f64, pw, pb = x.itemsize == 8, _p(w), _p(b)
+        f64 = x.itemsize == 8
+        pw = _NULL if w is None else _buf(w)
+        pb = _NULL if b is None else _buf(b)
         if x.nbytes < PARALLEL_MIN_BYTES or _num_threads == 1:
             _check(lib.dnpy_layer_norm_fwd(f64, _buf(y), _p(mean), _p(rstd), _buf(x), pw, pb,
                                            rows, cols, cols, cols, eps))
@@ -177,7 +179,8 @@ class CBackend:
 
     def layer_norm_bwd(self, dy, x, mean, rstd, w, dx, dw, db):  # type: ignore[no-untyped-def]
         rows, cols = x.shape
-        f64, pw = x.itemsize == 8, _p(w)
+        f64 = x.itemsize == 8
+        pw = _NULL if w is None else _buf(w)
         chunks = _chunks(rows, x.nbytes)
         g = _Grads(len(chunks), cols, dw, db)
 
@@ -194,7 +197,8 @@ class CBackend:
     # ---- RMSNorm
     def rms_norm_fwd(self, x, w, eps, y, rstd):  # type: ignore[no-untyped-def]
         rows, cols = x.shape
-        f64, pw = x.itemsize == 8, _p(w)
+        f64 = x.itemsize == 8
+        pw = _NULL if w is None else _buf(w)
         if x.nbytes < PARALLEL_MIN_BYTES or _num_threads == 1:
             _check(lib.dnpy_rms_norm_fwd(f64, _buf(y), _p(rstd), _buf(x), pw,
                                          rows, cols, cols, cols, eps))
@@ -206,7 +210,8 @@ class CBackend:
 
     def rms_norm_bwd(self, dy, x, rstd, w, dx, dw):  # type: ignore[no-untyped-def]
         rows, cols = x.shape
-        f64, pw = x.itemsize == 8, _p(w)
+        f64 = x.itemsize == 8
+        pw = _NULL if w is None else _buf(w)
         chunks = _chunks(rows, x.nbytes)
         g = _Grads(len(chunks), cols, dw, None)
 
@@ -222,7 +227,9 @@ class CBackend:
     # ---- DyT
     def dyt_fwd(self, x, alpha, w, b, y, fast=False):  # type: ignore[no-untyped-def]
         rows, cols = x.shape
-        f64, pw, pb = x.itemsize == 8, _p(w), _p(b)
+        f64 = x.itemsize == 8
+        pw = _NULL if w is None else _buf(w)
+        pb = _NULL if b is None else _buf(b)
         if x.nbytes < PARALLEL_MIN_BYTES or _num_threads == 1:
             _check(lib.dnpy_dyt_fwd(f64, fast, _buf(y), _buf(x), pw, pb,
                                     rows, cols, cols, cols, alpha))
@@ -234,7 +241,8 @@ class CBackend:
 
     def dyt_bwd(self, dy, x, alpha, w, dx, dw, db):  # type: ignore[no-untyped-def]
         rows, cols = x.shape
-        f64, pw = x.itemsize == 8, _p(w)
+        f64 = x.itemsize == 8
+        pw = _NULL if w is None else _buf(w)
         chunks = _chunks(rows, x.nbytes)
         g = _Grads(len(chunks), cols, dw, db)
 
@@ -250,7 +258,9 @@ class CBackend:
     # ---- DyISRU
     def dyisru_fwd(self, x, beta, w, b, eps, y):  # type: ignore[no-untyped-def]
         rows, cols = x.shape
-        f64, pw, pb = x.itemsize == 8, _p(w), _p(b)
+        f64 = x.itemsize == 8
+        pw = _NULL if w is None else _buf(w)
+        pb = _NULL if b is None else _buf(b)
         if x.nbytes < PARALLEL_MIN_BYTES or _num_threads == 1:
             _check(lib.dnpy_dyisru_fwd(f64, _buf(y), _buf(x), pw, pb,
                                        rows, cols, cols, cols, beta, eps))
@@ -262,7 +272,8 @@ class CBackend:
 
     def dyisru_bwd(self, dy, x, beta, w, eps, dx, dw, db):  # type: ignore[no-untyped-def]
         rows, cols = x.shape
-        f64, pw = x.itemsize == 8, _p(w)
+        f64 = x.itemsize == 8
+        pw = _NULL if w is None else _buf(w)
         chunks = _chunks(rows, x.nbytes)
         g = _Grads(len(chunks), cols, dw, db)
 

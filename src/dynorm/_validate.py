@@ -90,7 +90,7 @@ def as_param(p: ArrayLike | None, name: str, x: Array) -> Array | None:
             f"parameters must have the input's dtype"
         )
     C = x.shape[-1]
-    if a.shape != (C,):
+    if a.ndim != 1 or a.shape[0] != C:
         raise ValueError(
             f"{name} has shape {a.shape}; it must have shape ({C},) "
             f"to match x's last axis (C = {C})"
