@@ -16,19 +16,20 @@ truncation (~step^4) and round-off (~1e-16 / step) both stay below 1e-10.
 
 from __future__ import annotations
 
+import itertools
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples" / "tinygpt"))
 
-import data as tg_data  # noqa: E402
-import model as tg  # noqa: E402
-import optim as tg_optim  # noqa: E402
-import train as tg_train  # noqa: E402
+import data as tg_data
+import model as tg
+import optim as tg_optim
+import train as tg_train
 
 F64 = np.float64
 STEP = 5e-3  # length |h d| of the extrapolated central difference's step
@@ -92,9 +93,9 @@ def check_module(module, x: np.ndarray, rng: np.random.Generator, **kw) -> None:
 
 
 def tiny_cfg(norm: str = "layer_norm", **kw) -> tg.GPTConfig:
-    base = dict(vocab_size=11, block_size=6, n_layer=2, n_head=2, n_embd=8, norm=norm,
-                alpha0_attn=0.8, alpha0_mlp=0.4, alpha0_final=0.6, init_std=0.3, emb_scale=1.3,
-                dtype=F64)
+    base = {"vocab_size": 11, "block_size": 6, "n_layer": 2, "n_head": 2, "n_embd": 8, "norm": norm,
+            "alpha0_attn": 0.8, "alpha0_mlp": 0.4, "alpha0_final": 0.6, "init_std": 0.3,
+            "emb_scale": 1.3, "dtype": F64}
     base.update(kw)
     return tg.GPTConfig(**base)
 
@@ -133,7 +134,7 @@ def test_attention_backward() -> None:
         for k, p in lin.params.items():
             w = rng.standard_normal((2, 5, 8))
 
-            def f() -> float:
+            def f(w: np.ndarray = w) -> float:
                 return float(np.sum(attn.forward(x) * w))
 
             f()
@@ -163,7 +164,7 @@ def test_mlp_backward() -> None:
         for k, p in lin.params.items():
             w = rng.standard_normal((2, 3, 6))
 
-            def f() -> float:
+            def f(w: np.ndarray = w) -> float:
                 return float(np.sum(mlp.forward(x) * w))
 
             f()
@@ -256,7 +257,7 @@ def test_model_backward(norm: str, tied: bool) -> None:
     cfg = tiny_cfg(norm, tied=tied)
     model = tg.GPT(cfg, seed=10)
     params = model.parameters()
-    for name, p in params.items():  # a generic point: norm affines and biases off their init
+    for p in params.values():  # a generic point: norm affines and biases off their init
         if p.ndim < 2:
             p += 0.05 * rng.standard_normal(p.shape)
     idx = rng.integers(0, cfg.vocab_size, size=(2, cfg.block_size))
@@ -313,7 +314,7 @@ def test_cosine_schedule() -> None:
     assert lr[0] == pytest.approx(0.1) and lr[9] == pytest.approx(1.0)
     assert lr[10] == pytest.approx(1.0) and lr[60] == pytest.approx(0.55)
     assert lr[110] == pytest.approx(0.1) and lr[119] == pytest.approx(0.1)
-    assert all(a >= b for a, b in zip(lr[10:], lr[11:]))
+    assert all(a >= b for a, b in itertools.pairwise(lr[10:]))
 
 
 def test_adamw_step_and_decay_rule() -> None:

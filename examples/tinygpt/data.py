@@ -60,7 +60,7 @@ def build_dataset(text: str | None = None, val_fraction: float = 0.1) -> CharDat
     lookup[[ord(c) for c in chars]] = np.arange(len(chars))
     codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
     ids = lookup[codes]
-    n_train = int(round(len(ids) * (1.0 - val_fraction)))
+    n_train = round(len(ids) * (1.0 - val_fraction))
     return CharDataset(chars=chars, train=ids[:n_train], val=ids[n_train:])
 
 

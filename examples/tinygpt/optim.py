@@ -8,7 +8,7 @@ place, so the layers that own them see the new values.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

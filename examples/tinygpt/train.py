@@ -12,6 +12,7 @@ sees the same batches in the same order; only the norm layers differ.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -27,13 +28,13 @@ from typing import Any
 # 0.3-0.5 s). On an idle machine, OPENBLAS_NUM_THREADS=2 is ~1.5x faster.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from data import CharDataset, build_dataset, eval_batches, random_batch  # noqa: E402
-from model import GPT, NORMS, CrossEntropy, GPTConfig, dn  # noqa: E402
-from optim import AdamW, clip_grad_norm, cosine_lr  # noqa: E402
+from data import CharDataset, build_dataset, eval_batches, random_batch
+from model import GPT, NORMS, CrossEntropy, GPTConfig, dn
+from optim import AdamW, clip_grad_norm, cosine_lr
 
 # Validation losses of GPT-2 trained on OpenWebText, from the paper this package implements.
 PAPER = {
@@ -224,7 +225,7 @@ def configs(args: argparse.Namespace, norm: str, vocab_size: int) -> tuple[GPTCo
 def backend_note() -> str:
     try:
         return f"dynorm backend {dn.backends()[0]}"
-    except Exception:  # older/partial dynorm without the backend registry
+    except (AttributeError, IndexError):  # a dynorm without the backend registry
         return "dynorm backend unknown"
 
 
@@ -258,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     print(format_table(results))
     ranked = sorted((r for r in results if math.isfinite(r["final_val"])), key=lambda r: r["final_val"])
     order = ranked[0]["norm"] if ranked else ""
-    for a, b in zip(ranked, ranked[1:]):  # within 0.005 nats: a tie at this resolution
+    for a, b in itertools.pairwise(ranked):  # within 0.005 nats: a tie at this resolution
         order += (" ≈ " if b["final_val"] - a["final_val"] < 0.005 else " < ") + b["norm"]
     print("\nordering by val loss (best first; ≈ within 0.005): " + order)
     print("paper's ordering (GPT-2, 125M and 760M): layer_norm < dyisru < dyt")
