@@ -1,4 +1,4 @@
-/* isa_avx2.c - the AVX2 + FMA path (compiled with -mavx2 -mfma). */
+/* isa_avx2.c - the AVX2 + FMA path. */
 #if defined(__x86_64__) || defined(_M_X64)
 /* Function-level target: the unit builds with the same flags as the rest
  * (as cffi compiles it); dispatch.c calls it only where cpuid says so. */
