@@ -39,8 +39,8 @@ from numpy.typing import ArrayLike, NDArray
 Array = NDArray[np.floating]
 F64 = NDArray[np.float64]
 
-#: DyISRU clamps |x| here before squaring: x^2 = 2^80 is finite in float32's
-#: float64 widening and in float64, and x/sqrt(x^2 + beta + eps) == sign(x).
+#: DyISRU clamps |x| here before squaring: x^2 = 2^200 is finite in float64,
+#: and x/sqrt(x^2 + beta + eps) == sign(x) there for every beta + eps < 2^146.
 DYISRU_CLAMP = 2.0**100
 
 
