@@ -48,9 +48,6 @@ DN_INLINE vf32 vf32_copysign(vf32 m, vf32 s) {
     const vf32 sb = _mm256_castsi256_ps(dn_sign32());
     return _mm256_or_ps(_mm256_andnot_ps(sb, m), _mm256_and_ps(sb, s));
 }
-DN_INLINE vf32 vf32_xorsign(vf32 m, vf32 s) {
-    return _mm256_xor_ps(m, _mm256_and_ps(s, _mm256_castsi256_ps(dn_sign32())));
-}
 DN_INLINE vf32 vf32_shl_mant(vf32 v) { return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(v), 23)); }
 DN_INLINE vf32 vf32_select_gt(vf32 a, vf32 b, vf32 x, vf32 y) {
     return _mm256_blendv_ps(y, x, _mm256_cmp_ps(a, b, _CMP_GT_OQ));
@@ -60,10 +57,6 @@ DN_INLINE __m256d dn_lo_pd(vf32 v) { return _mm256_cvtps_pd(_mm256_castps256_ps1
 DN_INLINE __m256d dn_hi_pd(vf32 v) { return _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)); }
 DN_INLINE vf32d vf32d_add(vf32d acc, vf32 v) {
     acc.lo = _mm256_add_pd(acc.lo, dn_lo_pd(v)); acc.hi = _mm256_add_pd(acc.hi, dn_hi_pd(v)); return acc;
-}
-DN_INLINE vf32d vf32d_fma(vf32d acc, vf32 a, vf32 b) {
-    acc.lo = _mm256_fmadd_pd(dn_lo_pd(a), dn_lo_pd(b), acc.lo);
-    acc.hi = _mm256_fmadd_pd(dn_hi_pd(a), dn_hi_pd(b), acc.hi); return acc;
 }
 DN_INLINE double dn_hsum_pd(__m256d v) {
     __m128d s = _mm_add_pd(_mm256_castpd256_pd128(v), _mm256_extractf128_pd(v, 1));
@@ -104,16 +97,12 @@ DN_INLINE vf64 vf64_copysign(vf64 m, vf64 s) {
     const vf64 sb = _mm256_castsi256_pd(dn_sign64());
     return _mm256_or_pd(_mm256_andnot_pd(sb, m), _mm256_and_pd(sb, s));
 }
-DN_INLINE vf64 vf64_xorsign(vf64 m, vf64 s) {
-    return _mm256_xor_pd(m, _mm256_and_pd(s, _mm256_castsi256_pd(dn_sign64())));
-}
 DN_INLINE vf64 vf64_shl_mant(vf64 v) { return _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_castpd_si256(v), 52)); }
 DN_INLINE vf64 vf64_select_gt(vf64 a, vf64 b, vf64 x, vf64 y) {
     return _mm256_blendv_pd(y, x, _mm256_cmp_pd(a, b, _CMP_GT_OQ));
 }
 DN_INLINE vf64d vf64d_zero(void) { return _mm256_setzero_pd(); }
 DN_INLINE vf64d vf64d_add(vf64d acc, vf64 v) { return _mm256_add_pd(acc, v); }
-DN_INLINE vf64d vf64d_fma(vf64d acc, vf64 a, vf64 b) { return _mm256_fmadd_pd(a, b, acc); }
 DN_INLINE double vf64d_sum(vf64d acc) { return dn_hsum_pd(acc); }
 DN_INLINE vf64d vf64d_load(const double *p) { return _mm256_loadu_pd(p); }
 DN_INLINE vf64d vf64d_loadn(const double *p, size_t n) { return vf64_loadn(p, n); }

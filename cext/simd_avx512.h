@@ -43,10 +43,6 @@ DN_INLINE vf32 vf32_copysign(vf32 m, vf32 s) {
     return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_set1_epi32((int)0x80000000u),
         _mm512_castps_si512(s), _mm512_castps_si512(m), 0xCA));
 }
-DN_INLINE vf32 vf32_xorsign(vf32 m, vf32 s) {
-    return _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(m),
-        _mm512_and_si512(_mm512_castps_si512(s), _mm512_set1_epi32((int)0x80000000u))));
-}
 DN_INLINE vf32 vf32_shl_mant(vf32 v) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_castps_si512(v), 23)); }
 DN_INLINE vf32 vf32_select_gt(vf32 a, vf32 b, vf32 x, vf32 y) {
     return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_GT_OQ), y, x);
@@ -56,10 +52,6 @@ DN_INLINE __m512d dn_lo_pd(vf32 v) { return _mm512_cvtps_pd(_mm512_castps512_ps2
 DN_INLINE __m512d dn_hi_pd(vf32 v) { return _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))); }
 DN_INLINE vf32d vf32d_add(vf32d acc, vf32 v) {
     acc.lo = _mm512_add_pd(acc.lo, dn_lo_pd(v)); acc.hi = _mm512_add_pd(acc.hi, dn_hi_pd(v)); return acc;
-}
-DN_INLINE vf32d vf32d_fma(vf32d acc, vf32 a, vf32 b) {
-    acc.lo = _mm512_fmadd_pd(dn_lo_pd(a), dn_lo_pd(b), acc.lo);
-    acc.hi = _mm512_fmadd_pd(dn_hi_pd(a), dn_hi_pd(b), acc.hi); return acc;
 }
 DN_INLINE double vf32d_sum(vf32d acc) { return _mm512_reduce_add_pd(_mm512_add_pd(acc.lo, acc.hi)); }
 DN_INLINE vf32d vf32d_load(const double *p) { vf32d r = { _mm512_loadu_pd(p), _mm512_loadu_pd(p + 8) }; return r; }
@@ -96,17 +88,12 @@ DN_INLINE vf64 vf64_copysign(vf64 m, vf64 s) {
     return _mm512_castsi512_pd(_mm512_ternarylogic_epi64(_mm512_set1_epi64((long long)0x8000000000000000ull),
         _mm512_castpd_si512(s), _mm512_castpd_si512(m), 0xCA));
 }
-DN_INLINE vf64 vf64_xorsign(vf64 m, vf64 s) {
-    return _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(m),
-        _mm512_and_si512(_mm512_castpd_si512(s), _mm512_set1_epi64((long long)0x8000000000000000ull))));
-}
 DN_INLINE vf64 vf64_shl_mant(vf64 v) { return _mm512_castsi512_pd(_mm512_slli_epi64(_mm512_castpd_si512(v), 52)); }
 DN_INLINE vf64 vf64_select_gt(vf64 a, vf64 b, vf64 x, vf64 y) {
     return _mm512_mask_blend_pd(_mm512_cmp_pd_mask(a, b, _CMP_GT_OQ), y, x);
 }
 DN_INLINE vf64d vf64d_zero(void) { return _mm512_setzero_pd(); }
 DN_INLINE vf64d vf64d_add(vf64d acc, vf64 v) { return _mm512_add_pd(acc, v); }
-DN_INLINE vf64d vf64d_fma(vf64d acc, vf64 a, vf64 b) { return _mm512_fmadd_pd(a, b, acc); }
 DN_INLINE double vf64d_sum(vf64d acc) { return _mm512_reduce_add_pd(acc); }
 DN_INLINE vf64d vf64d_load(const double *p) { return _mm512_loadu_pd(p); }
 DN_INLINE vf64d vf64d_loadn(const double *p, size_t n) { return vf64_loadn(p, n); }

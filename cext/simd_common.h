@@ -22,13 +22,11 @@
  *                         their second operand when either is NaN, so
  *                         the mappings pass x second)
  *   copysign(m,s)         |m| with the sign bit of s
- *   xorsign(m,s)          m with its sign flipped where s has the sign bit
  *   shl_mant(v)           bits(v) << mantissa width (23 / 52): turns an
  *                         integer held in the low mantissa bits (after a
  *                         magic-constant round) into an exponent field
  *   select_gt(a,b,x,y)    a > b ? x : y per lane (false for NaN)
- *   vf32d: zero, add(acc,v), fma(acc,a,b) = acc + a*b computed in double
- *          (exact product for f32 inputs), sum(acc) -> double,
+ *   vf32d: zero, add(acc,v) = acc + v widened to double, sum(acc) -> double,
  *          load/store/loadn/storen from/to double arrays (column sums),
  *          addacc(a,b): the sum of two accumulators
  */

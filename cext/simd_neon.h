@@ -42,20 +42,12 @@ DN_INLINE vf32 vf32_max(vf32 x, vf32 c) { return vmaxq_f32(x, c); }
 DN_INLINE vf32 vf32_neg(vf32 a) { return vnegq_f32(a); }
 DN_INLINE vf32 vf32_abs(vf32 a) { return vabsq_f32(a); }
 DN_INLINE vf32 vf32_copysign(vf32 m, vf32 s) { return vbslq_f32(vdupq_n_u32(0x80000000u), s, m); }
-DN_INLINE vf32 vf32_xorsign(vf32 m, vf32 s) {
-    return vreinterpretq_f32_u32(veorq_u32(vreinterpretq_u32_f32(m),
-        vandq_u32(vreinterpretq_u32_f32(s), vdupq_n_u32(0x80000000u))));
-}
 DN_INLINE vf32 vf32_shl_mant(vf32 v) { return vreinterpretq_f32_u32(vshlq_n_u32(vreinterpretq_u32_f32(v), 23)); }
 DN_INLINE vf32 vf32_select_gt(vf32 a, vf32 b, vf32 x, vf32 y) { return vbslq_f32(vcgtq_f32(a, b), x, y); }
 DN_INLINE vf32d vf32d_zero(void) { vf32d r = { vdupq_n_f64(0.0), vdupq_n_f64(0.0) }; return r; }
 DN_INLINE vf32d vf32d_add(vf32d acc, vf32 v) {
     acc.lo = vaddq_f64(acc.lo, vcvt_f64_f32(vget_low_f32(v)));
     acc.hi = vaddq_f64(acc.hi, vcvt_high_f64_f32(v)); return acc;
-}
-DN_INLINE vf32d vf32d_fma(vf32d acc, vf32 a, vf32 b) {
-    acc.lo = vfmaq_f64(acc.lo, vcvt_f64_f32(vget_low_f32(a)), vcvt_f64_f32(vget_low_f32(b)));
-    acc.hi = vfmaq_f64(acc.hi, vcvt_high_f64_f32(a), vcvt_high_f64_f32(b)); return acc;
 }
 DN_INLINE double vf32d_sum(vf32d acc) { return vaddvq_f64(vaddq_f64(acc.lo, acc.hi)); }
 DN_INLINE vf32d vf32d_load(const double *p) { vf32d r = { vld1q_f64(p), vld1q_f64(p + 2) }; return r; }
@@ -92,15 +84,10 @@ DN_INLINE vf64 vf64_max(vf64 x, vf64 c) { return vmaxq_f64(x, c); }
 DN_INLINE vf64 vf64_neg(vf64 a) { return vnegq_f64(a); }
 DN_INLINE vf64 vf64_abs(vf64 a) { return vabsq_f64(a); }
 DN_INLINE vf64 vf64_copysign(vf64 m, vf64 s) { return vbslq_f64(vdupq_n_u64(0x8000000000000000ull), s, m); }
-DN_INLINE vf64 vf64_xorsign(vf64 m, vf64 s) {
-    return vreinterpretq_f64_u64(veorq_u64(vreinterpretq_u64_f64(m),
-        vandq_u64(vreinterpretq_u64_f64(s), vdupq_n_u64(0x8000000000000000ull))));
-}
 DN_INLINE vf64 vf64_shl_mant(vf64 v) { return vreinterpretq_f64_u64(vshlq_n_u64(vreinterpretq_u64_f64(v), 52)); }
 DN_INLINE vf64 vf64_select_gt(vf64 a, vf64 b, vf64 x, vf64 y) { return vbslq_f64(vcgtq_f64(a, b), x, y); }
 DN_INLINE vf64d vf64d_zero(void) { return vdupq_n_f64(0.0); }
 DN_INLINE vf64d vf64d_add(vf64d acc, vf64 v) { return vaddq_f64(acc, v); }
-DN_INLINE vf64d vf64d_fma(vf64d acc, vf64 a, vf64 b) { return vfmaq_f64(acc, a, b); }
 DN_INLINE double vf64d_sum(vf64d acc) { return vaddvq_f64(acc); }
 DN_INLINE vf64d vf64d_load(const double *p) { return vld1q_f64(p); }
 DN_INLINE vf64d vf64d_loadn(const double *p, size_t n) { return vf64_loadn(p, n); }

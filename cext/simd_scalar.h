@@ -34,14 +34,10 @@ DN_INLINE P P##_max(P x, P c) { return x < c ? c : x; }                        \
 DN_INLINE P P##_copysign(P m, P s) {                                           \
     const BITS_T sb = (BITS_T)1 << (sizeof(T) * 8 - 1);                        \
     return FROMBITS((TOBITS(m) & ~sb) | (TOBITS(s) & sb)); }                   \
-DN_INLINE P P##_xorsign(P m, P s) {                                            \
-    const BITS_T sb = (BITS_T)1 << (sizeof(T) * 8 - 1);                        \
-    return FROMBITS(TOBITS(m) ^ (TOBITS(s) & sb)); }                           \
 DN_INLINE P P##_shl_mant(P v) { return FROMBITS(TOBITS(v) << MANT); }          \
 DN_INLINE P P##_select_gt(P a, P b, P x, P y) { return a > b ? x : y; }        \
 DN_INLINE P##d P##d_zero(void) { return 0.0; }                                 \
 DN_INLINE P##d P##d_add(P##d acc, P v) { return acc + (double)v; }             \
-DN_INLINE P##d P##d_fma(P##d acc, P a, P b) { return acc + (double)a * (double)b; } \
 DN_INLINE double P##d_sum(P##d acc) { return acc; }                            \
 DN_INLINE P##d P##d_load(const double *p) { return *p; }                       \
 DN_INLINE P##d P##d_loadn(const double *p, size_t n) { return n ? *p : 0.0; }  \
