@@ -148,6 +148,19 @@ def _rows(a: Array | None, r0: int, r1: int) -> Array | None:
     return None if a is None else a[r0:r1]
 
 
+def _backward(x: Array, dw: Array | None, db: Array | None,
+              call: Callable[..., int]) -> float:
+    """``call(r0, r1, dw_part, db_part, scalar_part)``, the C backward of rows
+    ``r0:r1`` writing double partial sums, once per chunk (one chunk for a
+    small input); reduces the partials into ``dw``, ``db`` and returns the
+    scalar gradient's (see :class:`_Grads`)."""
+    rows, cols = x.shape
+    chunks = _chunks(rows, x.nbytes)
+    g = _Grads(len(chunks), cols, dw, db)
+    _run(chunks, lambda k, r0, r1: call(r0, r1, *g.ptrs(k)))
+    return g.finish()
+
+
 class CBackend:
     """Forward and backward of every layer through ``cext/``'s dispatch."""
 
@@ -178,21 +191,10 @@ class CBackend:
             _buf(x[r0:r1]), pw, pb, r1 - r0, cols, cols, cols, eps))
 
     def layer_norm_bwd(self, dy, x, mean, rstd, w, dx, dw, db):  # type: ignore[no-untyped-def]
-        rows, cols = x.shape
-        f64 = x.itemsize == 8
-        pw = _NULL if w is None else _buf(w)
-        chunks = _chunks(rows, x.nbytes)
-        g = _Grads(len(chunks), cols, dw, db)
-
-        def call(k: int, r0: int, r1: int) -> int:
-            gw, gb, _ = g.ptrs(k)
-            return lib.dnpy_layer_norm_bwd(f64, _buf(dx[r0:r1]), gw, gb, _buf(dy[r0:r1]),
-                                           _buf(x[r0:r1]), _buf(mean[r0:r1]),
-                                           _buf(rstd[r0:r1]), pw, r1 - r0, cols, cols, cols,
-                                           cols)
-
-        _run(chunks, call)
-        g.finish()
+        cols, f64, pw = x.shape[1], x.itemsize == 8, _p(w)
+        _backward(x, dw, db, lambda r0, r1, gw, gb, gs: lib.dnpy_layer_norm_bwd(
+            f64, _buf(dx[r0:r1]), gw, gb, _buf(dy[r0:r1]), _buf(x[r0:r1]),
+            _buf(mean[r0:r1]), _buf(rstd[r0:r1]), pw, r1 - r0, cols, cols, cols, cols))
 
     # ---- RMSNorm
     def rms_norm_fwd(self, x, w, eps, y, rstd):  # type: ignore[no-untyped-def]
@@ -209,20 +211,10 @@ class CBackend:
             r1 - r0, cols, cols, cols, eps))
 
     def rms_norm_bwd(self, dy, x, rstd, w, dx, dw):  # type: ignore[no-untyped-def]
-        rows, cols = x.shape
-        f64 = x.itemsize == 8
-        pw = _NULL if w is None else _buf(w)
-        chunks = _chunks(rows, x.nbytes)
-        g = _Grads(len(chunks), cols, dw, None)
-
-        def call(k: int, r0: int, r1: int) -> int:
-            gw, _, _ = g.ptrs(k)
-            return lib.dnpy_rms_norm_bwd(f64, _buf(dx[r0:r1]), gw, _buf(dy[r0:r1]),
-                                         _buf(x[r0:r1]), _buf(rstd[r0:r1]), pw, r1 - r0,
-                                         cols, cols, cols, cols)
-
-        _run(chunks, call)
-        g.finish()
+        cols, f64, pw = x.shape[1], x.itemsize == 8, _p(w)
+        _backward(x, dw, None, lambda r0, r1, gw, gb, gs: lib.dnpy_rms_norm_bwd(
+            f64, _buf(dx[r0:r1]), gw, _buf(dy[r0:r1]), _buf(x[r0:r1]), _buf(rstd[r0:r1]),
+            pw, r1 - r0, cols, cols, cols, cols))
 
     # ---- DyT
     def dyt_fwd(self, x, alpha, w, b, y, fast=False):  # type: ignore[no-untyped-def]
@@ -240,20 +232,10 @@ class CBackend:
             alpha))
 
     def dyt_bwd(self, dy, x, alpha, w, dx, dw, db):  # type: ignore[no-untyped-def]
-        rows, cols = x.shape
-        f64 = x.itemsize == 8
-        pw = _NULL if w is None else _buf(w)
-        chunks = _chunks(rows, x.nbytes)
-        g = _Grads(len(chunks), cols, dw, db)
-
-        def call(k: int, r0: int, r1: int) -> int:
-            gw, gb, gs = g.ptrs(k)
-            return lib.dnpy_dyt_bwd(f64, _buf(dx[r0:r1]), gs, gw, gb, _buf(dy[r0:r1]),
-                                    _buf(x[r0:r1]), pw, r1 - r0, cols, cols, cols, cols,
-                                    alpha)
-
-        _run(chunks, call)
-        return g.finish()
+        cols, f64, pw = x.shape[1], x.itemsize == 8, _p(w)
+        return _backward(x, dw, db, lambda r0, r1, gw, gb, gs: lib.dnpy_dyt_bwd(
+            f64, _buf(dx[r0:r1]), gs, gw, gb, _buf(dy[r0:r1]), _buf(x[r0:r1]), pw,
+            r1 - r0, cols, cols, cols, cols, alpha))
 
     # ---- DyISRU
     def dyisru_fwd(self, x, beta, w, b, eps, y):  # type: ignore[no-untyped-def]
@@ -271,17 +253,8 @@ class CBackend:
             eps))
 
     def dyisru_bwd(self, dy, x, beta, w, eps, dx, dw, db):  # type: ignore[no-untyped-def]
-        rows, cols = x.shape
-        f64 = x.itemsize == 8
-        pw = _NULL if w is None else _buf(w)
-        chunks = _chunks(rows, x.nbytes)
-        g = _Grads(len(chunks), cols, dw, db)
+        cols, f64, pw = x.shape[1], x.itemsize == 8, _p(w)
+        return _backward(x, dw, db, lambda r0, r1, gw, gb, gs: lib.dnpy_dyisru_bwd(
+            f64, _buf(dx[r0:r1]), gs, gw, gb, _buf(dy[r0:r1]), _buf(x[r0:r1]), pw,
+            r1 - r0, cols, cols, cols, cols, beta, eps))
 
-        def call(k: int, r0: int, r1: int) -> int:
-            gw, gb, gs = g.ptrs(k)
-            return lib.dnpy_dyisru_bwd(f64, _buf(dx[r0:r1]), gs, gw, gb, _buf(dy[r0:r1]),
-                                       _buf(x[r0:r1]), pw, r1 - r0, cols, cols, cols, cols,
-                                       beta, eps)
-
-        _run(chunks, call)
-        return g.finish()
