@@ -1,7 +1,10 @@
 /* bench.c - kernel bandwidth against memcpy of the same bytes, in C.
  * Usage: bench [rows cols [isa]]. Each op is timed interleaved with memcpy
  * (min of repeats); the ratio is the op's bytes per second over memcpy's
- * (a forward moves 2 arrays, a backward 3, memcpy 2). */
+ * (a forward moves 2 arrays, a backward 3, memcpy 2). Environment:
+ * BENCH_WALL=1 times wall clock instead of thread CPU time;
+ * BENCH_STREAM_BYTES=N sets dn_set_stream_threshold(N) (e.g. a huge N
+ * turns the non-temporal stores off). */
 #define _POSIX_C_SOURCE 200112L
 #include "dynorm.h"
 #include <stdio.h>
