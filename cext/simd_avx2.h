@@ -115,6 +115,10 @@ DN_INLINE vf64d vf64d_addacc(vf64d a, vf64d b) { return _mm256_add_pd(a, b); }
 
 /* 1/sqrt(a): sqrt and a division (the 12-bit estimate would need two
  * Newton steps to reach float accuracy) */
+/* x / sqrt(q): a correctly rounded sqrt and division (rsqrtps's 12 bits
+ * would need two Newton steps, no cheaper than the divider) */
+DN_INLINE vf32 vf32_div_sqrt(vf32 x, vf32 q) { return _mm256_div_ps(x, _mm256_sqrt_ps(q)); }
+DN_INLINE vf64 vf64_div_sqrt(vf64 x, vf64 q) { return _mm256_div_pd(x, _mm256_sqrt_pd(q)); }
 DN_INLINE vf32 vf32_rsqrt(vf32 a) { return _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_sqrt_ps(a)); }
 DN_INLINE vf64 vf64_rsqrt(vf64 a) { return _mm256_div_pd(_mm256_set1_pd(1.0), _mm256_sqrt_pd(a)); }
 

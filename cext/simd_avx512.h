@@ -115,6 +115,18 @@ DN_INLINE vf32 vf32_rsqrt(vf32 a) {
     const __m512 h = _mm512_mul_ps(a, _mm512_set1_ps(0.5f));
     return _mm512_mul_ps(y, _mm512_fnmadd_ps(_mm512_mul_ps(h, y), y, _mm512_set1_ps(1.5f)));
 }
+/* x / sqrt(q), q > 0 finite. float: the estimate and one Newton step folded
+ * into the product, u = xy + (xy/2)(1 - q y^2), y = rsqrt14(q): the
+ * estimate's roundings add about 1 ULP to the exact form's (see visru in
+ * vmath.inc); the sign of x is put back so that x = -0 gives -0 (the fused
+ * add of a +0 product would give +0). double: sqrt and a division. */
+DN_INLINE vf32 vf32_div_sqrt(vf32 x, vf32 q) {
+    const __m512 y = _mm512_rsqrt14_ps(q);
+    const __m512 xy = _mm512_mul_ps(x, y);
+    const __m512 e = _mm512_fnmadd_ps(_mm512_mul_ps(q, y), y, _mm512_set1_ps(1.0f));
+    return vf32_copysign(_mm512_fmadd_ps(_mm512_mul_ps(xy, _mm512_set1_ps(0.5f)), e, xy), x);
+}
+DN_INLINE vf64 vf64_div_sqrt(vf64 x, vf64 q) { return _mm512_div_pd(x, _mm512_sqrt_pd(q)); }
 DN_INLINE vf64 vf64_rsqrt(vf64 a) { return _mm512_div_pd(_mm512_set1_pd(1.0), _mm512_sqrt_pd(a)); }
 
 DN_INLINE void dn_stream_fence(void) { _mm_sfence(); }

@@ -15,6 +15,9 @@
  *   set1 zero add sub mul div sqrt neg abs
  *   rsqrt(a)              1/sqrt(a) for finite a > 0, to within a few
  *                         float ULP (AVX-512: estimate + one Newton step)
+ *   div_sqrt(x,q)         x/sqrt(q) for finite q > 0: correctly rounded
+ *                         operations, except AVX-512 float (estimate +
+ *                         one Newton step, about 1 ULP more)
  *   fma(a,b,c)  = a*b + c (fused where the ISA has it)
  *   fnma(a,b,c) = c - a*b
  *   min(x,c) max(x,c)     clamp x by a constant c that is never NaN;

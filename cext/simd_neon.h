@@ -99,6 +99,9 @@ DN_INLINE vf32d vf32d_addacc(vf32d a, vf32d b) { a.lo = vaddq_f64(a.lo, b.lo); a
 DN_INLINE vf64d vf64d_addacc(vf64d a, vf64d b) { return vaddq_f64(a, b); }
 
 /* 1/sqrt(a): sqrt and a division */
+/* x / sqrt(q): a correctly rounded sqrt and division */
+DN_INLINE vf32 vf32_div_sqrt(vf32 x, vf32 q) { return vdivq_f32(x, vsqrtq_f32(q)); }
+DN_INLINE vf64 vf64_div_sqrt(vf64 x, vf64 q) { return vdivq_f64(x, vsqrtq_f64(q)); }
 DN_INLINE vf32 vf32_rsqrt(vf32 a) { return vdivq_f32(vdupq_n_f32(1.0f), vsqrtq_f32(a)); }
 DN_INLINE vf64 vf64_rsqrt(vf64 a) { return vdivq_f64(vdupq_n_f64(1.0), vsqrtq_f64(a)); }
 

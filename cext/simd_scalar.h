@@ -53,6 +53,10 @@ DN_SCALAR_OPS(double, vf64, uint64_t, dn_f64_bits, dn_f64_from_bits, 52)
 DN_INLINE vf32d vf32d_addacc(vf32d a, vf32d b) { return a + b; }
 DN_INLINE vf64d vf64d_addacc(vf64d a, vf64d b) { return a + b; }
 
+/* x / sqrt(q), correctly rounded operations */
+DN_INLINE vf32 vf32_div_sqrt(vf32 x, vf32 q) { return x / vf32_sqrt(q); }
+DN_INLINE vf64 vf64_div_sqrt(vf64 x, vf64 q) { return x / vf64_sqrt(q); }
+
 /* 1/sqrt(a), correctly rounded operations (see simd_common.h) */
 DN_INLINE vf32 vf32_rsqrt(vf32 a) { return 1.0f / vf32_sqrt(a); }
 DN_INLINE vf64 vf64_rsqrt(vf64 a) { return 1.0 / vf64_sqrt(a); }

@@ -31,7 +31,7 @@
 #define NC 5
 static const double isru_c[NC] = { 1e-5, 0.25, 4.0, 301.06, 1e6 };
 
-enum { F_TANH, F_FAST, F_SECH2, F_ISRU, NF = F_ISRU + NC };
+enum { F_TANH, F_FAST, F_SECH2, F_TANH2, F_ISRU, NF = F_ISRU + NC };
 
 typedef struct { double maxerr, worst, got, ref; uint64_t over1, bad, n; double first_bad; } stat_t;
 
@@ -95,6 +95,7 @@ int main(void)
         double marks[64];
         int nm = 0;
         marks[nm++] = 0.55; marks[nm++] = 0.35; marks[nm++] = 375.0; marks[nm++] = 0x1p100;
+        marks[nm++] = 20.0; marks[nm++] = 10.0;
         marks[nm++] = 19.06; marks[nm++] = 372.5; marks[nm++] = 1.0; marks[nm++] = 0x1p-26;
         for (int k = 1; k <= 40; ++k) marks[nm++] = atanh(ldexp(1.0, -k));   /* t = 2^-k */
         for (int m = 0; m < nm; ++m) {
@@ -139,6 +140,7 @@ int main(void)
         check(&st[F_FAST], 1, 1, x, y, rt, n);
         K->tanh_sech2_f64(y2, y, x, n);
         check(&st[F_SECH2], 0, 1, x, y, rs, n);
+        check(&st[F_TANH2], 1, 1, x, y2, rt, n);
         for (int j = 0; j < NC; ++j) {
             K->isru_f64(y, x, n, isru_c[j]);
             check(&st[F_ISRU + j], 1, 1, x, y, ru + j * n, n);
@@ -149,6 +151,7 @@ int main(void)
             if (f == F_TANH) strcpy(nm, "tanh");
             else if (f == F_FAST) strcpy(nm, "tanh_fast");
             else if (f == F_SECH2) strcpy(nm, "sech2");
+            else if (f == F_TANH2) strcpy(nm, "tanh(sech2)");
             else sprintf(nm, "isru c=%g", isru_c[f - F_ISRU]);
             const int over = st[f].maxerr > bound || st[f].bad;
             fail |= over;

@@ -53,20 +53,22 @@ def float_dtype(dtype: DTypeLike, what: str = "dtype") -> np.dtype[Any]:
 
 
 def as_input(x: ArrayLike, name: str = "x") -> Array:
-    """``x`` as a float32/float64 ndarray with at least one axis and C >= 1."""
+    """``x`` as a C-contiguous float32/float64 ndarray with at least one axis
+    and C >= 1 (strided input is copied to C order)."""
     a = x if type(x) is np.ndarray else np.asarray(x)
     dt = a.dtype
     if dt is not _F32 and dt is not _F64 and dt not in FLOAT_DTYPES:
         float_dtype(dt, f"{name}.dtype")
-    if a.ndim == 0:
+    shape = a.shape
+    if not shape:
         raise ValueError(
             f"{name} is 0-d; it needs at least one axis (channels on the last axis)"
         )
-    if a.shape[-1] < 1:
+    if shape[-1] < 1:
         raise ValueError(
-            f"{name} has shape {a.shape}: C = 0 channels; the last axis needs size >= 1"
+            f"{name} has shape {shape}: C = 0 channels; the last axis needs size >= 1"
         )
-    return a
+    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
 
 
 def as_like(a: ArrayLike, x: Array, name: str) -> Array:
@@ -96,6 +98,25 @@ def as_param(p: ArrayLike | None, name: str, x: Array) -> Array | None:
             f"to match x's last axis (C = {C})"
         )
     return a if a.flags.c_contiguous else np.ascontiguousarray(a)
+
+
+def as_affine(weight: ArrayLike | None, bias: ArrayLike | None,
+              x: Array) -> tuple[Array | None, Array | None]:
+    """``(as_param(weight, "weight", x), as_param(bias, "bias", x))``.
+
+    The usual case -- each None or a C-contiguous ndarray of shape (C,) and
+    x's dtype -- is settled in one test: at (8, 768) a forward's Python side
+    costs as much as its C side, so the common path reads each attribute once.
+    """
+    dt, C = x.dtype, x.shape[-1]
+    if ((weight is None or (type(weight) is np.ndarray and weight.dtype is dt
+                            and weight.ndim == 1 and len(weight) == C
+                            and weight.flags.c_contiguous))
+            and (bias is None or (type(bias) is np.ndarray and bias.dtype is dt
+                                  and bias.ndim == 1 and len(bias) == C
+                                  and bias.flags.c_contiguous))):
+        return weight, bias  # type: ignore[return-value]
+    return as_param(weight, "weight", x), as_param(bias, "bias", x)
 
 
 def _scalar(v: Any, name: str) -> float:
@@ -148,8 +169,22 @@ def as_output(
     """
     if out is None:
         return np.empty(like.shape, like.dtype)
+    return _checked_output(out, like, may_be, inputs)[0]
+
+
+def as_output_inplace(out: Any, like: Array) -> tuple[Array, bool]:
+    """``as_output(out, like, may_be=like)``, and whether the result is
+    ``like``'s very memory (a forward in place), found by the same test."""
+    if out is None:
+        return np.empty(like.shape, like.dtype), False
+    return _checked_output(out, like, like, ())
+
+
+def _checked_output(
+    out: Any, like: Array, may_be: Array | None, inputs: Iterable[Array]
+) -> tuple[Array, bool]:
     if out is may_be and not inputs and out.flags.carray:  # in place, C-ordered, writeable
-        return out
+        return out, True
     if type(out) is not np.ndarray:
         raise TypeError(f"out must be a numpy.ndarray; got {type(out).__name__}")
     if out.dtype is not like.dtype and out.dtype != like.dtype:
@@ -162,12 +197,13 @@ def as_output(
         if not out.flags.writeable:
             raise ValueError("out is read-only")
         raise ValueError("out must be aligned to its dtype (e.g. from np.empty_like(x))")
-    if may_be is not None and np.may_share_memory(out, may_be) and not _same_memory(out, may_be):
+    inplace = may_be is not None and np.may_share_memory(out, may_be)
+    if inplace and not _same_memory(out, may_be):  # type: ignore[arg-type]
         raise ValueError("out overlaps the input without being the very same array in memory")
     for a in inputs:
         if np.may_share_memory(out, a):
             raise ValueError("out must not overlap x (the input saved for backward)")
-    return out
+    return out, inplace
 
 
 def _same_memory(a: Array, b: Array) -> bool:
@@ -180,10 +216,9 @@ def _same_memory(a: Array, b: Array) -> bool:
 
 
 def rows(a: Array) -> Array:
-    """``a`` as a C-contiguous 2-D array ``(rows, C)``: a view when possible."""
-    if a.ndim == 2 and a.flags.c_contiguous:  # the common case, kept cheap
-        return a
-    return np.ascontiguousarray(a).reshape(-1, a.shape[-1])
+    """A C-contiguous array (as :func:`as_input` and :func:`as_output` return)
+    viewed as 2-D ``(rows, C)``."""
+    return a if a.ndim == 2 else a.reshape(-1, a.shape[-1])
 
 
 def check_channels(C: Any) -> int:

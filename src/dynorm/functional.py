@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import _backend
-from ._validate import as_alpha, as_beta, as_eps, as_input, as_output, as_param, rows
+from ._validate import as_affine, as_alpha, as_beta, as_eps, as_input, as_output, rows
 
 Array = NDArray[np.floating]
 
@@ -35,7 +35,7 @@ def layer_norm(
     ``var`` is the population variance of the row (two-pass, in float64).
     """
     x = as_input(x)
-    w, b = as_param(weight, "weight", x), as_param(bias, "bias", x)
+    w, b = as_affine(weight, bias, x)
     eps = as_eps(eps)
     y = as_output(out, x, may_be=x)
     # no backward follows a functional call: mean and rstd are not kept
@@ -52,7 +52,7 @@ def rms_norm(
 ) -> Array:
     """RMSNorm: ``y = x / sqrt(<x^2> + eps) * w`` over the last axis."""
     x = as_input(x)
-    w = as_param(weight, "weight", x)
+    w, _ = as_affine(weight, None, x)
     eps = as_eps(eps)
     y = as_output(out, x, may_be=x)
     _backend.active().rms_norm_fwd(rows(x), w, eps, rows(y), None)
@@ -69,7 +69,7 @@ def dyt(
 ) -> Array:
     """Dynamic Tanh: ``y = w * tanh(alpha * x) + b``, element-wise; ``alpha`` finite."""
     x = as_input(x)
-    w, b = as_param(weight, "weight", x), as_param(bias, "bias", x)
+    w, b = as_affine(weight, bias, x)
     alpha = as_alpha(alpha)
     y = as_output(out, x, may_be=x)
     _backend.active().dyt_fwd(rows(x), alpha, w, b, rows(y))
@@ -88,7 +88,7 @@ def dyisru(
     """Dynamic Inverse Square Root Unit: ``y = w * x / sqrt(beta + eps + x^2) + b``,
     element-wise; ``beta >= 0`` and ``eps >= 0``, finite."""
     x = as_input(x)
-    w, b = as_param(weight, "weight", x), as_param(bias, "bias", x)
+    w, b = as_affine(weight, bias, x)
     beta, eps = as_beta(beta), as_eps(eps)
     y = as_output(out, x, may_be=x)
     _backend.active().dyisru_fwd(rows(x), beta, w, b, eps, rows(y))

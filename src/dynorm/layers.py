@@ -26,13 +26,14 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from . import _backend
 from ._validate import (
+    as_affine,
     as_alpha,
     as_beta,
     as_eps,
     as_input,
     as_like,
     as_output,
-    as_param,
+    as_output_inplace,
     check_channels,
     float_dtype,
     rows,
@@ -65,10 +66,10 @@ class Module:
     def forward(self, x: ArrayLike, out: Array | None = None) -> Array:
         """``y = layer(x)``; caches what backward needs. ``out`` may be x."""
         x = self._check_input(x)
-        y = as_output(out, x, may_be=x)
+        y, inplace = as_output_inplace(out, x)
         x2 = rows(x)
-        if out is not None and np.may_share_memory(x2, y):
-            x2 = x2.copy()  # in place: keep the input for backward
+        if inplace:
+            x2 = x2.copy()  # keep the input for backward
         self._forward(x2, rows(y))
         self._x, self._shape = x2, x.shape
         return y
@@ -95,7 +96,7 @@ class Module:
 
     def _check_input(self, x: ArrayLike) -> Array:
         x = as_input(x)
-        if x.dtype != self.dtype:
+        if x.dtype is not self.dtype and x.dtype != self.dtype:
             raise TypeError(
                 f"{self!r} got x of dtype {x.dtype}; the layer's parameters are "
                 f"{self.dtype} (no silent casts: build the layer with dtype={x.dtype.name})"
@@ -109,10 +110,7 @@ class Module:
 
     def _affine(self, x: Array) -> tuple[Array | None, Array | None]:
         """(weight, bias) as read now, checked against x (bias may be None)."""
-        return (
-            as_param(self.params["weight"], "weight", x),
-            as_param(self.params.get("bias"), "bias", x),
-        )
+        return as_affine(self.params["weight"], self.params.get("bias"), x)
 
     def _dbias(self) -> Array:
         """Where backward writes db: grads["bias"], or scratch when bias=False."""
