@@ -83,16 +83,12 @@ def _p(a: Array | None):  # type: ignore[no-untyped-def]
     return _NULL if a is None else _buf(a)
 
 
-def _raise(status: int) -> None:
-    message = ffi.string(lib.dn_strerror(status)).decode()
-    if status == lib.DN_ERR_ISA:
-        raise RuntimeError(f"dynorm C core: {message}")
-    raise ValueError(f"dynorm C core: {message} (status {status})")
-
-
 def _check(status: int) -> None:
     if status != 0:
-        _raise(status)
+        message = ffi.string(lib.dn_strerror(status)).decode()
+        if status == lib.DN_ERR_ISA:
+            raise RuntimeError(f"dynorm C core: {message}")
+        raise ValueError(f"dynorm C core: {message} (status {status})")
 
 
 def _chunks(rows: int, nbytes: int) -> list[tuple[int, int]]:
@@ -186,10 +182,8 @@ class CBackend:
         pw = _NULL if w is None else _buf(w)
         pb = _NULL if b is None else _buf(b)
         if x.nbytes < PARALLEL_MIN_BYTES or _num_threads == 1:
-            status = lib.dnpy_layer_norm_fwd(f64, _buf(y), _p(mean), _p(rstd), _buf(x), pw, pb,
-                                             rows, cols, cols, cols, eps)
-            if status:
-                _raise(status)
+            _check(lib.dnpy_layer_norm_fwd(f64, _buf(y), _p(mean), _p(rstd), _buf(x), pw, pb,
+                                           rows, cols, cols, cols, eps))
             return
         chunks = _chunks(rows, x.nbytes)
         _run(chunks, lambda k, r0, r1: lib.dnpy_layer_norm_fwd(
@@ -208,10 +202,8 @@ class CBackend:
         f64 = x.itemsize == 8
         pw = _NULL if w is None else _buf(w)
         if x.nbytes < PARALLEL_MIN_BYTES or _num_threads == 1:
-            status = lib.dnpy_rms_norm_fwd(f64, _buf(y), _p(rstd), _buf(x), pw,
-                                           rows, cols, cols, cols, eps)
-            if status:
-                _raise(status)
+            _check(lib.dnpy_rms_norm_fwd(f64, _buf(y), _p(rstd), _buf(x), pw,
+                                         rows, cols, cols, cols, eps))
             return
         chunks = _chunks(rows, x.nbytes)
         _run(chunks, lambda k, r0, r1: lib.dnpy_rms_norm_fwd(
@@ -231,10 +223,8 @@ class CBackend:
         pw = _NULL if w is None else _buf(w)
         pb = _NULL if b is None else _buf(b)
         if x.nbytes < PARALLEL_MIN_BYTES or _num_threads == 1:
-            status = lib.dnpy_dyt_fwd(f64, fast, _buf(y), _buf(x), pw, pb,
-                                      rows, cols, cols, cols, alpha)
-            if status:
-                _raise(status)
+            _check(lib.dnpy_dyt_fwd(f64, fast, _buf(y), _buf(x), pw, pb,
+                                    rows, cols, cols, cols, alpha))
             return
         chunks = _chunks(rows, x.nbytes)
         _run(chunks, lambda k, r0, r1: lib.dnpy_dyt_fwd(
@@ -254,10 +244,8 @@ class CBackend:
         pw = _NULL if w is None else _buf(w)
         pb = _NULL if b is None else _buf(b)
         if x.nbytes < PARALLEL_MIN_BYTES or _num_threads == 1:
-            status = lib.dnpy_dyisru_fwd(f64, _buf(y), _buf(x), pw, pb,
-                                         rows, cols, cols, cols, beta, eps)
-            if status:
-                _raise(status)
+            _check(lib.dnpy_dyisru_fwd(f64, _buf(y), _buf(x), pw, pb,
+                                       rows, cols, cols, cols, beta, eps))
             return
         chunks = _chunks(rows, x.nbytes)
         _run(chunks, lambda k, r0, r1: lib.dnpy_dyisru_fwd(
