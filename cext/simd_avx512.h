@@ -47,6 +47,18 @@ DN_INLINE vf32 vf32_shl_mant(vf32 v) { return _mm512_castsi512_ps(_mm512_slli_ep
 DN_INLINE vf32 vf32_select_gt(vf32 a, vf32 b, vf32 x, vf32 y) {
     return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_GT_OQ), y, x);
 }
+/* 32-entry table lookups: one two-source permute per table */
+#define DN_HAS_TAB32 1
+typedef __m512i vf32i;
+DN_INLINE vf32i vf32_tab_index(vf32 a, int base) {
+    /* max(bits >> 21, base) - base: a saturating subtract of base << 5 from
+     * each lane's high 16 bits (its low 16 are untouched), then the shift */
+    return _mm512_srli_epi32(_mm512_subs_epu16(_mm512_castps_si512(a),
+                                               _mm512_set1_epi32(base << 21)), 21);
+}
+DN_INLINE vf32 vf32_tab32(const float *tab, vf32i i) {
+    return _mm512_permutex2var_ps(_mm512_load_ps(tab), i, _mm512_load_ps(tab + 16));
+}
 DN_INLINE vf32d vf32d_zero(void) { vf32d r = { _mm512_setzero_pd(), _mm512_setzero_pd() }; return r; }
 DN_INLINE __m512d dn_lo_pd(vf32 v) { return _mm512_cvtps_pd(_mm512_castps512_ps256(v)); }
 DN_INLINE __m512d dn_hi_pd(vf32 v) { return _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1))); }

@@ -29,6 +29,13 @@
  *                         integer held in the low mantissa bits (after a
  *                         magic-constant round) into an exponent field
  *   select_gt(a,b,x,y)    a > b ? x : y per lane (false for NaN)
+ *   where DN_HAS_TAB32 is defined (float only; vf32i a vector of indices):
+ *   tab_index(a,base)     max(bits(a) >> 21, base) - base per lane: for
+ *                         a >= 0, the quarter octave a lies in, counted
+ *                         from a base
+ *   tab32(tab,i)          tab[i & 31] per lane, tab 64-byte aligned; a
+ *                         register permute where the ISA has one wide
+ *                         enough (AVX-512), so only where that is cheap
  *   vf32d: zero, add(acc,v) = acc + v widened to double, sum(acc) -> double,
  *          load/store/loadn/storen from/to double arrays (column sums),
  *          addacc(a,b): the sum of two accumulators

@@ -53,6 +53,15 @@ DN_SCALAR_OPS(double, vf64, uint64_t, dn_f64_bits, dn_f64_from_bits, 52)
 DN_INLINE vf32d vf32d_addacc(vf32d a, vf32d b) { return a + b; }
 DN_INLINE vf64d vf64d_addacc(vf64d a, vf64d b) { return a + b; }
 
+/* 32-entry table lookups (see simd_common.h) */
+#define DN_HAS_TAB32 1
+typedef uint32_t vf32i;
+DN_INLINE vf32i vf32_tab_index(vf32 a, int base) {
+    const uint32_t h = dn_f32_bits(a) >> 21;
+    return h > (uint32_t)base ? h - (uint32_t)base : 0;
+}
+DN_INLINE vf32 vf32_tab32(const float *tab, vf32i i) { return tab[i & 31]; }
+
 /* x / sqrt(q), correctly rounded operations */
 DN_INLINE vf32 vf32_div_sqrt(vf32 x, vf32 q) { return x / vf32_sqrt(q); }
 DN_INLINE vf64 vf64_div_sqrt(vf64 x, vf64 q) { return x / vf64_sqrt(q); }

@@ -169,6 +169,22 @@ def test_layer_in_place_forward_and_backward(backend: str, name: str) -> None:
         np.testing.assert_array_equal(layer.grads[k], expected[k])
 
 
+@pytest.mark.parametrize("alias", ["out views x", "x views out"])
+@pytest.mark.parametrize("name", LAYERS)
+def test_layer_in_place_through_another_object(backend: str, name: str, alias: str) -> None:
+    # out is x's very memory but not x itself, one side owning it: found as
+    # in place (the owning-arrays shortcut must not call them disjoint), so
+    # the input is still kept for backward
+    dy = RNG.standard_normal(X64.shape)
+    expected = forward_backward(fresh_layer(name), X64, dy)
+    owner = X64.copy()
+    x, out = (owner, owner.view()) if alias == "out views x" else (owner.view(), owner)
+    layer = fresh_layer(name)
+    assert layer.forward(x, out=out) is out
+    np.testing.assert_array_equal(owner, expected["y"])
+    np.testing.assert_array_equal(layer.backward(dy), expected["dx"])
+
+
 # ----------------------------------------------------- shapes and layouts
 
 

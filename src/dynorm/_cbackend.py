@@ -176,22 +176,29 @@ class CBackend:
             raise ValueError(f"ISA {name!r} is not available here; choose from {self.isas()}")
 
     # ---- LayerNorm
-    def layer_norm_fwd(self, x, w, b, eps, y, mean, rstd):  # type: ignore[no-untyped-def]
+    def layer_norm_fwd(self, x, w, b, eps, y, stats):  # type: ignore[no-untyped-def]
         rows, cols = x.shape
         f64 = x.itemsize == 8
         pw = _NULL if w is None else _buf(w)
         pb = _NULL if b is None else _buf(b)
         if x.nbytes < PARALLEL_MIN_BYTES or _num_threads == 1:
-            _check(lib.dnpy_layer_norm_fwd(f64, _buf(y), _p(mean), _p(rstd), _buf(x), pw, pb,
+            if stats is None:
+                pm = pr = _NULL
+            else:
+                pm = _buf(stats)
+                pr = pm + rows * x.itemsize  # row 1, rstd
+            _check(lib.dnpy_layer_norm_fwd(f64, _buf(y), pm, pr, _buf(x), pw, pb,
                                            rows, cols, cols, cols, eps))
             return
+        mean, rstd = (None, None) if stats is None else stats
         chunks = _chunks(rows, x.nbytes)
         _run(chunks, lambda k, r0, r1: lib.dnpy_layer_norm_fwd(
             f64, _buf(y[r0:r1]), _p(_rows(mean, r0, r1)), _p(_rows(rstd, r0, r1)),
             _buf(x[r0:r1]), pw, pb, r1 - r0, cols, cols, cols, eps))
 
-    def layer_norm_bwd(self, dy, x, mean, rstd, w, dx, dw, db):  # type: ignore[no-untyped-def]
+    def layer_norm_bwd(self, dy, x, stats, w, dx, dw, db):  # type: ignore[no-untyped-def]
         cols, f64, pw = x.shape[1], x.itemsize == 8, _p(w)
+        mean, rstd = stats
         _backward(x, dw, db, lambda r0, r1, gw, gb, gs: lib.dnpy_layer_norm_bwd(
             f64, _buf(dx[r0:r1]), gw, gb, _buf(dy[r0:r1]), _buf(x[r0:r1]),
             _buf(mean[r0:r1]), _buf(rstd[r0:r1]), pw, r1 - r0, cols, cols, cols, cols))
@@ -202,8 +209,8 @@ class CBackend:
         f64 = x.itemsize == 8
         pw = _NULL if w is None else _buf(w)
         if x.nbytes < PARALLEL_MIN_BYTES or _num_threads == 1:
-            _check(lib.dnpy_rms_norm_fwd(f64, _buf(y), _p(rstd), _buf(x), pw,
-                                         rows, cols, cols, cols, eps))
+            pr = _NULL if rstd is None else _buf(rstd)
+            _check(lib.dnpy_rms_norm_fwd(f64, _buf(y), pr, _buf(x), pw, rows, cols, cols, cols, eps))
             return
         chunks = _chunks(rows, x.nbytes)
         _run(chunks, lambda k, r0, r1: lib.dnpy_rms_norm_fwd(

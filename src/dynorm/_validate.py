@@ -120,9 +120,7 @@ def as_affine(weight: ArrayLike | None, bias: ArrayLike | None,
 
 
 def _scalar(v: Any, name: str) -> float:
-    """A real scalar as a Python float (fast path for float)."""
-    if type(v) is float:
-        return v
+    """A real scalar as a Python float (the callers test for float first)."""
     if isinstance(v, numbers.Real) or (
         isinstance(v, np.ndarray) and v.ndim == 0 and v.dtype.kind in "fiu"
     ):
@@ -132,7 +130,7 @@ def _scalar(v: Any, name: str) -> float:
 
 def as_eps(eps: Any) -> float:
     """``eps``: finite and >= 0."""
-    e = _scalar(eps, "eps")
+    e = eps if type(eps) is float else _scalar(eps, "eps")
     if not 0.0 <= e < math.inf:
         raise ValueError(f"eps must be finite and >= 0; got {e!r}")
     return e
@@ -140,7 +138,7 @@ def as_eps(eps: Any) -> float:
 
 def as_alpha(alpha: Any) -> float:
     """DyT's ``alpha``: finite (any sign)."""
-    a = _scalar(alpha, "alpha")
+    a = alpha if type(alpha) is float else _scalar(alpha, "alpha")
     if not math.isfinite(a):
         raise ValueError(f"alpha must be finite; got {a!r}")
     return a
@@ -148,7 +146,7 @@ def as_alpha(alpha: Any) -> float:
 
 def as_beta(beta: Any) -> float:
     """DyISRU's ``beta``: finite and >= 0."""
-    b = _scalar(beta, "beta")
+    b = beta if type(beta) is float else _scalar(beta, "beta")
     if not 0.0 <= b < math.inf:
         raise ValueError(
             f"beta must be finite and >= 0; got {b!r} "
@@ -191,12 +189,17 @@ def _checked_output(
         raise TypeError(f"out has dtype {out.dtype}; the result has dtype {like.dtype}")
     if out.shape != like.shape:
         raise ValueError(f"out has shape {out.shape}; the result has shape {like.shape}")
-    if not out.flags.carray:  # C-contiguous, aligned and writeable, in one test
-        if not out.flags.c_contiguous:
+    flags = out.flags
+    if not flags.carray:  # C-contiguous, aligned and writeable, in one test
+        if not flags.c_contiguous:
             raise ValueError("out must be C-contiguous (e.g. from np.empty_like(x, order='C'))")
-        if not out.flags.writeable:
+        if not flags.writeable:
             raise ValueError("out is read-only")
         raise ValueError("out must be aligned to its dtype (e.g. from np.empty_like(x))")
+    if (not inputs and may_be is not None and flags.owndata and may_be.flags.owndata):
+        # two arrays that each own their memory are two allocations: no
+        # overlap (np.may_share_memory costs twice as much)
+        return out, False
     inplace = may_be is not None and np.may_share_memory(out, may_be)
     if inplace and not _same_memory(out, may_be):  # type: ignore[arg-type]
         raise ValueError("out overlaps the input without being the very same array in memory")

@@ -132,7 +132,7 @@ class LayerNorm(Module):
     """LayerNorm over the last axis: ``xh = (x - mu) * r``, ``y = xh * w + b``.
 
     ``r = 1/sqrt(var + eps)`` with the population variance; forward saves
-    ``mean`` and ``rstd`` per row for backward. ``params``/``grads``:
+    ``mean`` and ``rstd`` per row for backward (in one array, ``_stats``). ``params``/``grads``:
     ``weight`` and (``bias=True``) ``bias``.
     """
 
@@ -146,14 +146,14 @@ class LayerNorm(Module):
 
     def _forward(self, x: Array, y: Array) -> None:
         w, b = self._affine(x)
-        mean, rstd = np.empty(x.shape[0], self.dtype), np.empty(x.shape[0], self.dtype)
-        _backend.active().layer_norm_fwd(x, w, b, self.eps, y, mean, rstd)
-        self._mean, self._rstd = mean, rstd
+        stats = np.empty((2, x.shape[0]), self.dtype)  # mean, rstd
+        _backend.active().layer_norm_fwd(x, w, b, self.eps, y, stats)
+        self._stats = stats
 
     def _backward(self, dy: Array, x: Array, dx: Array) -> None:
         w, _ = self._affine(x)
         _backend.active().layer_norm_bwd(
-            dy, x, self._mean, self._rstd, w, dx, self.grads["weight"], self._dbias()
+            dy, x, self._stats, w, dx, self.grads["weight"], self._dbias()
         )
 
     def _describe(self) -> str:
