@@ -67,11 +67,12 @@ class Module:
         """``y = layer(x)``; caches what backward needs. ``out`` may be x."""
         x = self._check_input(x)
         y, inplace = as_output_inplace(out, x)
-        x2 = rows(x)
+        shape = x.shape
+        x2, y2 = (x, y) if len(shape) == 2 else (rows(x), rows(y))
         if inplace:
             x2 = x2.copy()  # keep the input for backward
-        self._forward(x2, rows(y))
-        self._x, self._shape = x2, x.shape
+        self._forward(x2, y2)
+        self._x, self._shape = x2, shape
         return y
 
     def backward(self, dy: ArrayLike, out: Array | None = None) -> Array:
