@@ -4,9 +4,9 @@ A *backend* is an object with the methods of :class:`Backend`. They receive
 validated, C-contiguous 2-D arrays ``(rows, C)`` of one dtype (float32 or
 float64) and write into preallocated outputs; ``w``/``b`` may be None (1 and
 0). The saved statistics: LayerNorm's ``stats`` is one C-contiguous array of
-shape ``(2, rows)``, mean in row 0 and rstd in row 1 (one allocation per
-forward: at (8, 768) each array handed to C costs as much as 40 rows of
-work); RMSNorm's ``rstd`` has shape ``(rows,)``. Both may be None in a
+shape ``(2, rows)``, mean in row 0 and rstd in row 1 (one allocation and
+one buffer per forward: at (8, 768) each array handed to C costs about
+0.2 us, more than a row of the kernel's work); RMSNorm's ``rstd`` has shape ``(rows,)``. Both may be None in a
 forward that no backward follows. ``y`` may be ``x`` itself and ``dx`` may
 be ``dy`` itself (in place).
 ``dw``/``db`` always have shape ``(C,)`` and are overwritten (the caller may
