@@ -120,7 +120,9 @@ def as_affine(weight: ArrayLike | None, bias: ArrayLike | None,
 
 
 def _scalar(v: Any, name: str) -> float:
-    """A real scalar as a Python float (the callers test for float first)."""
+    """A real scalar as a Python float (fast path for float)."""
+    if type(v) is float:
+        return v
     if isinstance(v, numbers.Real) or (
         isinstance(v, np.ndarray) and v.ndim == 0 and v.dtype.kind in "fiu"
     ):
@@ -130,7 +132,7 @@ def _scalar(v: Any, name: str) -> float:
 
 def as_eps(eps: Any) -> float:
     """``eps``: finite and >= 0."""
-    e = eps if type(eps) is float else _scalar(eps, "eps")
+    e = _scalar(eps, "eps")
     if not 0.0 <= e < math.inf:
         raise ValueError(f"eps must be finite and >= 0; got {e!r}")
     return e
@@ -138,7 +140,7 @@ def as_eps(eps: Any) -> float:
 
 def as_alpha(alpha: Any) -> float:
     """DyT's ``alpha``: finite (any sign)."""
-    a = alpha if type(alpha) is float else _scalar(alpha, "alpha")
+    a = _scalar(alpha, "alpha")
     if not math.isfinite(a):
         raise ValueError(f"alpha must be finite; got {a!r}")
     return a
@@ -146,7 +148,7 @@ def as_alpha(alpha: Any) -> float:
 
 def as_beta(beta: Any) -> float:
     """DyISRU's ``beta``: finite and >= 0."""
-    b = beta if type(beta) is float else _scalar(beta, "beta")
+    b = _scalar(beta, "beta")
     if not 0.0 <= b < math.inf:
         raise ValueError(
             f"beta must be finite and >= 0; got {b!r} "

@@ -67,12 +67,11 @@ class Module:
         """``y = layer(x)``; caches what backward needs. ``out`` may be x."""
         x = self._check_input(x)
         y, inplace = as_output_inplace(out, x)
-        shape = x.shape
-        x2, y2 = (x, y) if len(shape) == 2 else (rows(x), rows(y))
+        x2 = rows(x)
         if inplace:
             x2 = x2.copy()  # keep the input for backward
-        self._forward(x2, y2)
-        self._x, self._shape = x2, shape
+        self._forward(x2, rows(y))
+        self._x, self._shape = x2, x.shape
         return y
 
     def backward(self, dy: ArrayLike, out: Array | None = None) -> Array:
@@ -133,8 +132,8 @@ class LayerNorm(Module):
     """LayerNorm over the last axis: ``xh = (x - mu) * r``, ``y = xh * w + b``.
 
     ``r = 1/sqrt(var + eps)`` with the population variance; forward saves
-    ``mean`` and ``rstd`` per row for backward (in one array, ``_stats``). ``params``/``grads``:
-    ``weight`` and (``bias=True``) ``bias``.
+    ``mean`` and ``rstd`` per row for backward (one ``(2, rows)`` array).
+    ``params``/``grads``: ``weight`` and (``bias=True``) ``bias``.
     """
 
     def __init__(self, C: int, eps: float = 1e-5, bias: bool = True,
