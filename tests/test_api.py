@@ -391,6 +391,61 @@ def test_parameter_mutation_affects_the_next_forward(backend: str, name: str) ->
 
 
 @pytest.mark.parametrize("name", LAYERS)
+def test_replaced_parameter_is_read_by_the_next_calls(backend: str, name: str) -> None:
+    """``params[k] = new_array``: forward and backward use the new array, though
+    the layer had handed the old one to the backend already."""
+    layer, expected = fresh_layer(name), fresh_layer(name)
+    dy = np.random.default_rng(1).standard_normal(X64.shape)
+    forward_backward(layer, X64, dy)
+    for k in ("weight", "bias"):
+        if k in layer.params:
+            new = np.random.default_rng(2).uniform(0.5, 1.5, C)
+            layer.params[k] = new
+            expected.params[k][...] = new
+    got, want = forward_backward(layer, X64, dy), forward_backward(expected, X64, dy)
+    for k in want:
+        np.testing.assert_array_equal(got[k], want[k], err_msg=k)
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_strided_parameter_is_read_afresh_on_every_call(backend: str, name: str) -> None:
+    """A non-contiguous weight is copied for the call, and that copy is not
+    kept: updating the strided array in place shows in the next forward."""
+    layer, expected = fresh_layer(name), fresh_layer(name)
+    storage = np.repeat(layer.params["weight"], 2)
+    layer.params["weight"] = storage[::2]
+    y0 = layer.forward(X64).copy()
+    storage[::2] *= 1.5
+    y1 = layer.forward(X64)
+    expected.params["weight"][...] = storage[::2]
+    assert not np.allclose(y0, y1)
+    np.testing.assert_array_equal(y1, expected.forward(X64))
+
+
+def test_parameter_reshaped_in_place_is_still_read_as_its_values(backend: str) -> None:
+    """The documented behaviour (dynorm.layers): a weight's shape attribute
+    changed in place after the layer has used it goes unseen."""
+    layer = fresh_layer("DyT")
+    y0 = layer.forward(X64).copy()
+    layer.params["weight"].shape = (1, C)
+    np.testing.assert_array_equal(layer.forward(X64), y0)
+
+
+@pytest.mark.parametrize("name", LAYERS)
+def test_backend_switched_between_calls(name: str) -> None:
+    """A layer used under one backend, then another, then the first again
+    hands each its parameters in that backend's form."""
+    layer = fresh_layer(name)
+    names = dn.backends()
+    results = []
+    for backend in names + names[:1]:
+        with dn.use_backend(backend):
+            results.append(layer.forward(X64).copy())
+    for y in results[1:]:
+        np.testing.assert_allclose(y, results[0], rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", LAYERS)
 def test_layer_matches_functional(backend: str, name: str) -> None:
     layer = fresh_layer(name)
     w, b = layer.params["weight"], layer.params.get("bias")

@@ -91,6 +91,7 @@ def params(rng: np.random.Generator, cols: int, dtype: type, with_w: bool, with_
 
 def run_forward(be, op: str, x, w, b, alpha=0.7, beta=2.5, eps=1e-5):  # type: ignore[no-untyped-def]
     rows = x.shape[0]
+    w, b = be.param(w), be.param(b)
     y = np.empty_like(x)
     stats: tuple[np.ndarray, ...] = ()
     if op == "layer_norm":
@@ -112,6 +113,7 @@ def run_backward(be, op: str, dy, x, stats, w, alpha=0.7, beta=2.5, eps=1e-5):  
     cols = x.shape[1]
     dx, dw, db = np.empty_like(x), np.empty(cols, x.dtype), np.empty(cols, x.dtype)
     scalar = None
+    w = be.param(w)
     if op == "layer_norm":
         be.layer_norm_bwd(dy, x, np.stack(stats), w, dx, dw, db)
     elif op == "rms_norm":
@@ -256,7 +258,7 @@ def test_dyisru_saturates_where_x_squared_overflows(isa: str, dtype: type) -> No
     w = np.full(6, 2.0, dtype)
     b = np.full(6, 0.5, dtype)
     y = np.empty_like(x)
-    C.dyisru_fwd(x, 4.0, w, b, 1e-5, y)
+    C.dyisru_fwd(x, 4.0, C.param(w), C.param(b), 1e-5, y)
     np.testing.assert_array_equal(y[0], np.array([2.5, -1.5, 2.5, -1.5, 2.5, 0.5], dtype))
 
 
@@ -269,26 +271,27 @@ def test_in_place_forward_and_backward(isa: str, dtype: type) -> None:
         y_expected, stats = run_forward(C, op, x, None, None)
         dx_expected = run_backward(C, op, dy, x, stats, None)[0]
         xi = x.copy()
+        no_w = C.param(None)  # weight and bias 1 and 0
         if op == "layer_norm":
-            C.layer_norm_fwd(xi, None, None, 1e-5, xi, np.empty((2, 3), dtype))
+            C.layer_norm_fwd(xi, no_w, no_w, 1e-5, xi, np.empty((2, 3), dtype))
         elif op == "rms_norm":
-            C.rms_norm_fwd(xi, None, 1e-5, xi, np.empty(3, dtype))
+            C.rms_norm_fwd(xi, no_w, 1e-5, xi, np.empty(3, dtype))
         elif op == "dyt":
-            C.dyt_fwd(xi, 0.7, None, None, xi)
+            C.dyt_fwd(xi, 0.7, no_w, no_w, xi)
         else:
-            C.dyisru_fwd(xi, 2.5, None, None, 1e-5, xi)
+            C.dyisru_fwd(xi, 2.5, no_w, no_w, 1e-5, xi)
         np.testing.assert_array_equal(xi, y_expected)
         dyi = dy.copy()
         cols = x.shape[1]
         dw, db = np.empty(cols, dtype), np.empty(cols, dtype)
         if op == "layer_norm":
-            C.layer_norm_bwd(dyi, x, np.stack(stats), None, dyi, dw, db)
+            C.layer_norm_bwd(dyi, x, np.stack(stats), no_w, dyi, dw, db)
         elif op == "rms_norm":
-            C.rms_norm_bwd(dyi, x, stats[0], None, dyi, dw)
+            C.rms_norm_bwd(dyi, x, stats[0], no_w, dyi, dw)
         elif op == "dyt":
-            C.dyt_bwd(dyi, x, 0.7, None, dyi, dw, db)
+            C.dyt_bwd(dyi, x, 0.7, no_w, dyi, dw, db)
         else:
-            C.dyisru_bwd(dyi, x, 2.5, None, 1e-5, dyi, dw, db)
+            C.dyisru_bwd(dyi, x, 2.5, no_w, 1e-5, dyi, dw, db)
         np.testing.assert_array_equal(dyi, dx_expected)
 
 

@@ -115,6 +115,20 @@ def test_layer_fed_another_C(layer: str) -> None:
 
 
 @pytest.mark.parametrize("layer", LAYER_TYPES)
+@pytest.mark.parametrize("with_out", [False, True])
+def test_layer_names_a_wrong_x_before_out(layer: str, with_out: bool) -> None:
+    """x of the wrong dtype or C is reported as such, also when out matches
+    the layer rather than x (the fast path takes neither)."""
+    m = LAYER_TYPES[layer](C, dtype=np.float32)
+    out = np.empty((3, C), np.float32) if with_out else None
+    with pytest.raises(TypeError, match="got x of dtype float64; the layer's parameters are float32"):
+        m.forward(X, out=out)
+    out = np.empty((3, C + 1), np.float32) if with_out else None
+    with pytest.raises(ValueError, match=rf"{C + 1} channels.*built for C = {C}"):
+        m.forward(np.ones((3, C + 1), np.float32), out=out)
+
+
+@pytest.mark.parametrize("layer", LAYER_TYPES)
 @pytest.mark.parametrize("bad", [0, -3])
 def test_layer_with_C_below_one(layer: str, bad: int) -> None:
     with pytest.raises(ValueError, match=r"must be >= 1"):

@@ -2,8 +2,11 @@
 
 A *backend* is an object with the methods of :class:`Backend`. They receive
 validated, C-contiguous 2-D arrays ``(rows, C)`` of one dtype (float32 or
-float64) and write into preallocated outputs; ``w``/``b`` may be None (1 and
-0). The saved statistics: LayerNorm's ``stats`` is one C-contiguous array of
+float64) and write into preallocated outputs. Weights and biases come as the
+backend's own ``param(a)`` made them from a ``(C,)`` array or None (meaning 1
+and 0): a caller converts a parameter once and keeps the result while the
+array is the same object (the NumPy backend keeps the array itself; the C
+backend a pointer to its data). The saved statistics: LayerNorm's ``stats`` is one C-contiguous array of
 shape ``(2, rows)``, mean in row 0 and rstd in row 1 (one allocation and
 one buffer per forward: at (8, 768) each array handed to C costs about
 0.2 us, more than a row of the kernel's work); RMSNorm's ``rstd`` has shape ``(rows,)``. Both may be None in a
@@ -30,7 +33,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from types import TracebackType
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -38,6 +41,8 @@ from numpy.typing import NDArray
 from . import reference as ref
 
 Array = NDArray[np.floating]
+#: A weight or bias as a backend takes it (what its ``param`` returned).
+Param = Any
 
 
 class Backend(Protocol):
@@ -47,21 +52,23 @@ class Backend(Protocol):
     def current_isa(self) -> str: ...
     def set_isa(self, name: str) -> None: ...
 
-    def layer_norm_fwd(self, x: Array, w: Array | None, b: Array | None, eps: float,
+    def param(self, a: Array | None) -> Param: ...
+
+    def layer_norm_fwd(self, x: Array, w: Param, b: Param, eps: float,
                        y: Array, stats: Array | None) -> None: ...
-    def layer_norm_bwd(self, dy: Array, x: Array, stats: Array, w: Array | None,
+    def layer_norm_bwd(self, dy: Array, x: Array, stats: Array, w: Param,
                        dx: Array, dw: Array, db: Array) -> None: ...
-    def rms_norm_fwd(self, x: Array, w: Array | None, eps: float,
+    def rms_norm_fwd(self, x: Array, w: Param, eps: float,
                      y: Array, rstd: Array) -> None: ...
-    def rms_norm_bwd(self, dy: Array, x: Array, rstd: Array, w: Array | None,
+    def rms_norm_bwd(self, dy: Array, x: Array, rstd: Array, w: Param,
                      dx: Array, dw: Array) -> None: ...
-    def dyt_fwd(self, x: Array, alpha: float, w: Array | None, b: Array | None,
+    def dyt_fwd(self, x: Array, alpha: float, w: Param, b: Param,
                 y: Array) -> None: ...
-    def dyt_bwd(self, dy: Array, x: Array, alpha: float, w: Array | None,
+    def dyt_bwd(self, dy: Array, x: Array, alpha: float, w: Param,
                 dx: Array, dw: Array, db: Array) -> float: ...
-    def dyisru_fwd(self, x: Array, beta: float, w: Array | None, b: Array | None, eps: float,
+    def dyisru_fwd(self, x: Array, beta: float, w: Param, b: Param, eps: float,
                    y: Array) -> None: ...
-    def dyisru_bwd(self, dy: Array, x: Array, beta: float, w: Array | None, eps: float,
+    def dyisru_bwd(self, dy: Array, x: Array, beta: float, w: Param, eps: float,
                    dx: Array, dw: Array, db: Array) -> float: ...
 
 
@@ -82,6 +89,9 @@ class NumpyBackend:
     def set_isa(self, name: str) -> None:
         if name != "numpy":
             raise ValueError(f"the numpy backend has one ISA, 'numpy'; got {name!r}")
+
+    def param(self, a: Array | None) -> Array | None:
+        return a
 
     def layer_norm_fwd(self, x, w, b, eps, y, stats):  # type: ignore[no-untyped-def]
         with np.errstate(all="ignore"):

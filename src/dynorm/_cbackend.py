@@ -162,7 +162,13 @@ def _backward(x: Array, dw: Array | None, db: Array | None,
 
 
 class CBackend:
-    """Forward and backward of every layer through ``cext/``'s dispatch."""
+    """Forward and backward of every layer through ``cext/``'s dispatch.
+
+    Weights and biases arrive as :meth:`param` made them: pointers to their
+    data (NULL for None), so that a layer converts its parameters once
+    rather than on every call (``ffi.from_buffer`` costs about 0.25 us, as
+    much as a row of the kernel's work at C = 768).
+    """
 
     # ---- instruction sets
     def isas(self) -> list[str]:
@@ -175,93 +181,83 @@ class CBackend:
         if lib.dn_set_isa(name.encode()) != 0:
             raise ValueError(f"ISA {name!r} is not available here; choose from {self.isas()}")
 
+    # ---- parameters
+    #: A weight or bias as this backend's calls take it: a pointer to its
+    #: data, or NULL for None. The pointer holds the array's buffer exported,
+    #: which pins its memory: NumPy refuses to resize an array with exports,
+    #: and its data attribute cannot be assigned.
+    param = staticmethod(_p)
+
     # ---- LayerNorm
     def layer_norm_fwd(self, x, w, b, eps, y, stats):  # type: ignore[no-untyped-def]
         rows, cols = x.shape
         f64 = x.itemsize == 8
-        pw = _NULL if w is None else _buf(w)
-        pb = _NULL if b is None else _buf(b)
         if x.nbytes < PARALLEL_MIN_BYTES or _num_threads == 1:
             if stats is None:
                 pm = pr = _NULL
             else:
                 pm = _buf(stats)
                 pr = pm + rows * x.itemsize  # row 1, rstd
-            _check(lib.dnpy_layer_norm_fwd(f64, _buf(y), pm, pr, _buf(x), pw, pb,
-                                           rows, cols, cols, cols, eps))
+            _check(lib.dnpy_layer_norm_fwd(f64, _buf(y), pm, pr, _buf(x), w, b, rows, cols, eps))
             return
         mean, rstd = (None, None) if stats is None else stats
-        chunks = _chunks(rows, x.nbytes)
-        _run(chunks, lambda k, r0, r1: lib.dnpy_layer_norm_fwd(
+        _run(_chunks(rows, x.nbytes), lambda k, r0, r1: lib.dnpy_layer_norm_fwd(
             f64, _buf(y[r0:r1]), _p(_rows(mean, r0, r1)), _p(_rows(rstd, r0, r1)),
-            _buf(x[r0:r1]), pw, pb, r1 - r0, cols, cols, cols, eps))
+            _buf(x[r0:r1]), w, b, r1 - r0, cols, eps))
 
     def layer_norm_bwd(self, dy, x, stats, w, dx, dw, db):  # type: ignore[no-untyped-def]
-        cols, f64, pw = x.shape[1], x.itemsize == 8, _p(w)
+        cols, f64 = x.shape[1], x.itemsize == 8
         mean, rstd = stats
         _backward(x, dw, db, lambda r0, r1, gw, gb, gs: lib.dnpy_layer_norm_bwd(
             f64, _buf(dx[r0:r1]), gw, gb, _buf(dy[r0:r1]), _buf(x[r0:r1]),
-            _buf(mean[r0:r1]), _buf(rstd[r0:r1]), pw, r1 - r0, cols, cols, cols, cols))
+            _buf(mean[r0:r1]), _buf(rstd[r0:r1]), w, r1 - r0, cols))
 
     # ---- RMSNorm
     def rms_norm_fwd(self, x, w, eps, y, rstd):  # type: ignore[no-untyped-def]
         rows, cols = x.shape
         f64 = x.itemsize == 8
-        pw = _NULL if w is None else _buf(w)
         if x.nbytes < PARALLEL_MIN_BYTES or _num_threads == 1:
             pr = _NULL if rstd is None else _buf(rstd)
-            _check(lib.dnpy_rms_norm_fwd(f64, _buf(y), pr, _buf(x), pw, rows, cols, cols, cols, eps))
+            _check(lib.dnpy_rms_norm_fwd(f64, _buf(y), pr, _buf(x), w, rows, cols, eps))
             return
-        chunks = _chunks(rows, x.nbytes)
-        _run(chunks, lambda k, r0, r1: lib.dnpy_rms_norm_fwd(
-            f64, _buf(y[r0:r1]), _p(_rows(rstd, r0, r1)), _buf(x[r0:r1]), pw,
-            r1 - r0, cols, cols, cols, eps))
+        _run(_chunks(rows, x.nbytes), lambda k, r0, r1: lib.dnpy_rms_norm_fwd(
+            f64, _buf(y[r0:r1]), _p(_rows(rstd, r0, r1)), _buf(x[r0:r1]), w, r1 - r0, cols,
+            eps))
 
     def rms_norm_bwd(self, dy, x, rstd, w, dx, dw):  # type: ignore[no-untyped-def]
-        cols, f64, pw = x.shape[1], x.itemsize == 8, _p(w)
+        cols, f64 = x.shape[1], x.itemsize == 8
         _backward(x, dw, None, lambda r0, r1, gw, gb, gs: lib.dnpy_rms_norm_bwd(
             f64, _buf(dx[r0:r1]), gw, _buf(dy[r0:r1]), _buf(x[r0:r1]), _buf(rstd[r0:r1]),
-            pw, r1 - r0, cols, cols, cols, cols))
+            w, r1 - r0, cols))
 
     # ---- DyT
     def dyt_fwd(self, x, alpha, w, b, y, fast=False):  # type: ignore[no-untyped-def]
         rows, cols = x.shape
         f64 = x.itemsize == 8
-        pw = _NULL if w is None else _buf(w)
-        pb = _NULL if b is None else _buf(b)
         if x.nbytes < PARALLEL_MIN_BYTES or _num_threads == 1:
-            _check(lib.dnpy_dyt_fwd(f64, fast, _buf(y), _buf(x), pw, pb,
-                                    rows, cols, cols, cols, alpha))
+            _check(lib.dnpy_dyt_fwd(f64, fast, _buf(y), _buf(x), w, b, rows, cols, alpha))
             return
-        chunks = _chunks(rows, x.nbytes)
-        _run(chunks, lambda k, r0, r1: lib.dnpy_dyt_fwd(
-            f64, fast, _buf(y[r0:r1]), _buf(x[r0:r1]), pw, pb, r1 - r0, cols, cols, cols,
-            alpha))
+        _run(_chunks(rows, x.nbytes), lambda k, r0, r1: lib.dnpy_dyt_fwd(
+            f64, fast, _buf(y[r0:r1]), _buf(x[r0:r1]), w, b, r1 - r0, cols, alpha))
 
     def dyt_bwd(self, dy, x, alpha, w, dx, dw, db):  # type: ignore[no-untyped-def]
-        cols, f64, pw = x.shape[1], x.itemsize == 8, _p(w)
+        cols, f64 = x.shape[1], x.itemsize == 8
         return _backward(x, dw, db, lambda r0, r1, gw, gb, gs: lib.dnpy_dyt_bwd(
-            f64, _buf(dx[r0:r1]), gs, gw, gb, _buf(dy[r0:r1]), _buf(x[r0:r1]), pw,
-            r1 - r0, cols, cols, cols, cols, alpha))
+            f64, _buf(dx[r0:r1]), gs, gw, gb, _buf(dy[r0:r1]), _buf(x[r0:r1]), w,
+            r1 - r0, cols, alpha))
 
     # ---- DyISRU
     def dyisru_fwd(self, x, beta, w, b, eps, y):  # type: ignore[no-untyped-def]
         rows, cols = x.shape
         f64 = x.itemsize == 8
-        pw = _NULL if w is None else _buf(w)
-        pb = _NULL if b is None else _buf(b)
         if x.nbytes < PARALLEL_MIN_BYTES or _num_threads == 1:
-            _check(lib.dnpy_dyisru_fwd(f64, _buf(y), _buf(x), pw, pb,
-                                       rows, cols, cols, cols, beta, eps))
+            _check(lib.dnpy_dyisru_fwd(f64, _buf(y), _buf(x), w, b, rows, cols, beta, eps))
             return
-        chunks = _chunks(rows, x.nbytes)
-        _run(chunks, lambda k, r0, r1: lib.dnpy_dyisru_fwd(
-            f64, _buf(y[r0:r1]), _buf(x[r0:r1]), pw, pb, r1 - r0, cols, cols, cols, beta,
-            eps))
+        _run(_chunks(rows, x.nbytes), lambda k, r0, r1: lib.dnpy_dyisru_fwd(
+            f64, _buf(y[r0:r1]), _buf(x[r0:r1]), w, b, r1 - r0, cols, beta, eps))
 
     def dyisru_bwd(self, dy, x, beta, w, eps, dx, dw, db):  # type: ignore[no-untyped-def]
-        cols, f64, pw = x.shape[1], x.itemsize == 8, _p(w)
+        cols, f64 = x.shape[1], x.itemsize == 8
         return _backward(x, dw, db, lambda r0, r1, gw, gb, gs: lib.dnpy_dyisru_bwd(
-            f64, _buf(dx[r0:r1]), gs, gw, gb, _buf(dy[r0:r1]), _buf(x[r0:r1]), pw,
-            r1 - r0, cols, cols, cols, cols, beta, eps))
-
+            f64, _buf(dx[r0:r1]), gs, gw, gb, _buf(dy[r0:r1]), _buf(x[r0:r1]), w,
+            r1 - r0, cols, beta, eps))

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
@@ -81,17 +81,17 @@ def as_like(a: ArrayLike, x: Array, name: str) -> Array:
     return a
 
 
-def as_param(p: ArrayLike | None, name: str, x: Array) -> Array | None:
-    """A weight/bias: None, or a C-contiguous array of shape (C,) and x's dtype."""
+def as_param(p: ArrayLike | None, name: str, dtype: np.dtype[Any], C: int) -> Array | None:
+    """A weight/bias: None, or a C-contiguous array of shape (C,) and ``dtype``
+    (the input's)."""
     if p is None:
         return None
     a = p if type(p) is np.ndarray else np.asarray(p)
-    if a.dtype is not x.dtype and a.dtype != x.dtype:
+    if a.dtype is not dtype and a.dtype != dtype:
         raise TypeError(
-            f"{name} has dtype {a.dtype}, but x has dtype {x.dtype}; "
+            f"{name} has dtype {a.dtype}, but x has dtype {dtype}; "
             f"parameters must have the input's dtype"
         )
-    C = x.shape[-1]
     if a.ndim != 1 or a.shape[0] != C:
         raise ValueError(
             f"{name} has shape {a.shape}; it must have shape ({C},) "
@@ -100,23 +100,22 @@ def as_param(p: ArrayLike | None, name: str, x: Array) -> Array | None:
     return a if a.flags.c_contiguous else np.ascontiguousarray(a)
 
 
-def as_affine(weight: ArrayLike | None, bias: ArrayLike | None,
-              x: Array) -> tuple[Array | None, Array | None]:
-    """``(as_param(weight, "weight", x), as_param(bias, "bias", x))``.
+def as_affine(weight: ArrayLike | None, bias: ArrayLike | None, dtype: np.dtype[Any],
+              C: int) -> tuple[Array | None, Array | None]:
+    """``(as_param(weight, "weight", ...), as_param(bias, "bias", ...))``.
 
     The usual case -- each None or a C-contiguous ndarray of shape (C,) and
-    x's dtype -- is settled in one test: at (8, 768) a forward's Python side
+    ``dtype`` -- is settled in one test: at (8, 768) a forward's Python side
     costs as much as its C side, so the common path reads each attribute once.
     """
-    dt, C = x.dtype, x.shape[-1]
-    if ((weight is None or (type(weight) is np.ndarray and weight.dtype is dt
+    if ((weight is None or (type(weight) is np.ndarray and weight.dtype is dtype
                             and weight.ndim == 1 and len(weight) == C
                             and weight.flags.c_contiguous))
-            and (bias is None or (type(bias) is np.ndarray and bias.dtype is dt
+            and (bias is None or (type(bias) is np.ndarray and bias.dtype is dtype
                                   and bias.ndim == 1 and len(bias) == C
                                   and bias.flags.c_contiguous))):
         return weight, bias  # type: ignore[return-value]
-    return as_param(weight, "weight", x), as_param(bias, "bias", x)
+    return as_param(weight, "weight", dtype, C), as_param(bias, "bias", dtype, C)
 
 
 def _scalar(v: Any, name: str) -> float:
@@ -178,6 +177,34 @@ def as_output_inplace(out: Any, like: Array) -> tuple[Array, bool]:
     if out is None:
         return np.empty(like.shape, like.dtype), False
     return _checked_output(out, like, like, ())
+
+
+def as_forward(x: ArrayLike, out: Any,
+               check_input: Callable[[ArrayLike], Array] = as_input) -> tuple[Array, Array, bool]:
+    """A forward's arrays: ``x = check_input(x)``, then ``y, in_place =
+    as_output_inplace(out, x)``; returns ``(x, y, in_place)``.
+
+    The usual call -- x a C-contiguous float32/float64 ndarray with C >= 1,
+    out None or an ndarray like x that owns its memory as x does its own (two
+    allocations: no overlap) -- is settled with each attribute read once (at
+    (8, 768) the checks cost as much as the kernel), and skips
+    ``check_input``: a caller with stricter rules for x (a layer's dtype and
+    C) checks those on the x returned. Anything else takes the general checks,
+    x's first, which name what is wrong.
+    """
+    if type(x) is np.ndarray:
+        dt, shape, flags = x.dtype, x.shape, x.flags
+        if (dt is _F32 or dt is _F64) and shape and shape[-1] and flags.c_contiguous:
+            if out is None:
+                return x, np.empty(shape, dt), False
+            if (type(out) is np.ndarray and out is not x and out.dtype is dt
+                    and out.shape == shape):
+                out_flags = out.flags
+                if out_flags.carray and out_flags.owndata and flags.owndata:
+                    return x, out, False
+    x = check_input(x)
+    y, inplace = as_output_inplace(out, x)
+    return x, y, inplace
 
 
 def _checked_output(

@@ -17,7 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from . import _backend
-from ._validate import as_affine, as_alpha, as_beta, as_eps, as_input, as_output, rows
+from ._validate import as_affine, as_alpha, as_beta, as_eps, as_forward, rows
 
 Array = NDArray[np.floating]
 
@@ -34,12 +34,12 @@ def layer_norm(
 
     ``var`` is the population variance of the row (two-pass, in float64).
     """
-    x = as_input(x)
-    w, b = as_affine(weight, bias, x)
+    x, y, _ = as_forward(x, out)
+    w, b = as_affine(weight, bias, x.dtype, x.shape[-1])
     eps = as_eps(eps)
-    y = as_output(out, x, may_be=x)
+    be = _backend.active()
     # no backward follows a functional call: mean and rstd are not kept
-    _backend.active().layer_norm_fwd(rows(x), w, b, eps, rows(y), None)
+    be.layer_norm_fwd(rows(x), be.param(w), be.param(b), eps, rows(y), None)
     return y
 
 
@@ -51,11 +51,11 @@ def rms_norm(
     out: Array | None = None,
 ) -> Array:
     """RMSNorm: ``y = x / sqrt(<x^2> + eps) * w`` over the last axis."""
-    x = as_input(x)
-    w, _ = as_affine(weight, None, x)
+    x, y, _ = as_forward(x, out)
+    w, _ = as_affine(weight, None, x.dtype, x.shape[-1])
     eps = as_eps(eps)
-    y = as_output(out, x, may_be=x)
-    _backend.active().rms_norm_fwd(rows(x), w, eps, rows(y), None)
+    be = _backend.active()
+    be.rms_norm_fwd(rows(x), be.param(w), eps, rows(y), None)
     return y
 
 
@@ -68,11 +68,11 @@ def dyt(
     out: Array | None = None,
 ) -> Array:
     """Dynamic Tanh: ``y = w * tanh(alpha * x) + b``, element-wise; ``alpha`` finite."""
-    x = as_input(x)
-    w, b = as_affine(weight, bias, x)
+    x, y, _ = as_forward(x, out)
+    w, b = as_affine(weight, bias, x.dtype, x.shape[-1])
     alpha = as_alpha(alpha)
-    y = as_output(out, x, may_be=x)
-    _backend.active().dyt_fwd(rows(x), alpha, w, b, rows(y))
+    be = _backend.active()
+    be.dyt_fwd(rows(x), alpha, be.param(w), be.param(b), rows(y))
     return y
 
 
@@ -87,9 +87,9 @@ def dyisru(
 ) -> Array:
     """Dynamic Inverse Square Root Unit: ``y = w * x / sqrt(beta + eps + x^2) + b``,
     element-wise; ``beta >= 0`` and ``eps >= 0``, finite."""
-    x = as_input(x)
-    w, b = as_affine(weight, bias, x)
+    x, y, _ = as_forward(x, out)
+    w, b = as_affine(weight, bias, x.dtype, x.shape[-1])
     beta, eps = as_beta(beta), as_eps(eps)
-    y = as_output(out, x, may_be=x)
-    _backend.active().dyisru_fwd(rows(x), beta, w, b, eps, rows(y))
+    be = _backend.active()
+    be.dyisru_fwd(rows(x), beta, be.param(w), be.param(b), eps, rows(y))
     return y

@@ -6,7 +6,11 @@ Common contract (:class:`Module`):
   ``bias`` (zeros) have shape ``(C,)``; DyT's ``alpha`` and DyISRU's ``beta``
   are 0-d arrays (``alpha_raw``/``beta_raw`` with ``softplus=True``).
   Optimizers may update them in place (``p[...] -= lr * g``): every forward
-  and backward reads them afresh.
+  and backward reads them afresh. ``params[name] = new_array`` replaces one
+  (checked on the next call). A weight or bias is checked and handed to the
+  backend once per array object: changing its ``shape`` or ``dtype``
+  attribute in place afterwards goes unseen (its data is still read as the
+  layer's C values), so replace the array instead.
 * ``grads``: the same keys and shapes. **Each backward overwrites them, in
   place; gradients are not accumulated across calls.** Copy them to keep them.
 * ``forward(x, out=None)`` (also ``layer(x)``) takes x of the layer's dtype
@@ -25,6 +29,7 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from . import _backend
+from ._backend import Backend, Param
 from ._validate import (
     as_affine,
     as_alpha,
@@ -33,7 +38,7 @@ from ._validate import (
     as_input,
     as_like,
     as_output,
-    as_output_inplace,
+    as_forward,
     check_channels,
     float_dtype,
     rows,
@@ -53,6 +58,10 @@ class Module:
         self.grads: dict[str, Array] = {}
         self._x: Array | None = None  # (rows, C) input of the last forward
         self._shape: tuple[int, ...] = ()
+        # (weight, bias, backend) last handed to a backend, and what its
+        # param() made of them (see _affine)
+        self._affine_key: tuple[Any, ...] = (None, None, None)
+        self._affine_params: tuple[Param, Param] = (None, None)
 
     def _add_param(self, name: str, value: Array) -> None:
         self.params[name] = value
@@ -65,13 +74,16 @@ class Module:
 
     def forward(self, x: ArrayLike, out: Array | None = None) -> Array:
         """``y = layer(x)``; caches what backward needs. ``out`` may be x."""
-        x = self._check_input(x)
-        y, inplace = as_output_inplace(out, x)
-        x2 = rows(x)
+        x, y, inplace = as_forward(x, out, self._check_input)
+        shape = x.shape
+        if x.dtype is not self.dtype or shape[-1] != self.num_channels:
+            self._check_input(x)  # raises, naming what is wrong
+        x2, y2 = (x, y) if len(shape) == 2 else (rows(x), rows(y))
         if inplace:
             x2 = x2.copy()  # keep the input for backward
-        self._forward(x2, rows(y))
-        self._x, self._shape = x2, x.shape
+        self._x = None  # a forward that fails leaves backward nothing stale
+        self._forward(x2, y2)
+        self._x, self._shape = x2, shape
         return y
 
     def backward(self, dy: ArrayLike, out: Array | None = None) -> Array:
@@ -108,9 +120,23 @@ class Module:
             )
         return x
 
-    def _affine(self, x: Array) -> tuple[Array | None, Array | None]:
-        """(weight, bias) as read now, checked against x (bias may be None)."""
-        return as_affine(self.params["weight"], self.params.get("bias"), x)
+    def _affine(self, be: Backend) -> tuple[Param, Param]:
+        """(weight, bias) as read now, as backend ``be`` takes them (bias: None
+        when the layer has none).
+
+        Checked and converted (``be.param``) when these array objects are new
+        to the layer, then reused while they stay in ``params``: the C
+        backend's conversion costs as much as a row of the kernel's work.
+        """
+        w, b = self.params["weight"], self.params.get("bias")
+        key = self._affine_key
+        if w is key[0] and b is key[1] and be is key[2]:
+            return self._affine_params
+        wc, bc = as_affine(w, b, self.dtype, self.num_channels)
+        converted = be.param(wc), be.param(bc)
+        if wc is w and bc is b:  # no copy was made: the arrays themselves
+            self._affine_key, self._affine_params = (w, b, be), converted
+        return converted
 
     def _dbias(self) -> Array:
         """Where backward writes db: grads["bias"], or scratch when bias=False."""
@@ -143,18 +169,20 @@ class LayerNorm(Module):
         self._add_param("weight", np.ones(self.num_channels, self.dtype))
         if bias:
             self._add_param("bias", np.zeros(self.num_channels, self.dtype))
+        self._stats = np.empty((2, 0), self.dtype)
 
     def _forward(self, x: Array, y: Array) -> None:
-        w, b = self._affine(x)
-        stats = np.empty((2, x.shape[0]), self.dtype)  # mean, rstd
-        _backend.active().layer_norm_fwd(x, w, b, self.eps, y, stats)
-        self._stats = stats
+        be = _backend.active()
+        w, b = self._affine(be)
+        stats = self._stats  # mean, rstd; only the last forward's are kept
+        if stats.shape[1] != x.shape[0]:
+            stats = self._stats = np.empty((2, x.shape[0]), self.dtype)
+        be.layer_norm_fwd(x, w, b, self.eps, y, stats)
 
     def _backward(self, dy: Array, x: Array, dx: Array) -> None:
-        w, _ = self._affine(x)
-        _backend.active().layer_norm_bwd(
-            dy, x, self._stats, w, dx, self.grads["weight"], self._dbias()
-        )
+        be = _backend.active()
+        w, _ = self._affine(be)
+        be.layer_norm_bwd(dy, x, self._stats, w, dx, self.grads["weight"], self._dbias())
 
     def _describe(self) -> str:
         return f"{self.num_channels}, eps={self.eps:g}, bias={'bias' in self.params}"
@@ -170,16 +198,20 @@ class RMSNorm(Module):
         super().__init__(C, dtype)
         self.eps = as_eps(eps)
         self._add_param("weight", np.ones(self.num_channels, self.dtype))
+        self._rstd = np.empty(0, self.dtype)
 
     def _forward(self, x: Array, y: Array) -> None:
-        w, _ = self._affine(x)
-        rstd = np.empty(x.shape[0], self.dtype)
-        _backend.active().rms_norm_fwd(x, w, self.eps, y, rstd)
-        self._rstd = rstd
+        be = _backend.active()
+        w, _ = self._affine(be)
+        rstd = self._rstd  # only the last forward's is kept
+        if rstd.shape[0] != x.shape[0]:
+            rstd = self._rstd = np.empty(x.shape[0], self.dtype)
+        be.rms_norm_fwd(x, w, self.eps, y, rstd)
 
     def _backward(self, dy: Array, x: Array, dx: Array) -> None:
-        w, _ = self._affine(x)
-        _backend.active().rms_norm_bwd(dy, x, self._rstd, w, dx, self.grads["weight"])
+        be = _backend.active()
+        w, _ = self._affine(be)
+        be.rms_norm_bwd(dy, x, self._rstd, w, dx, self.grads["weight"])
 
     def _describe(self) -> str:
         return f"{self.num_channels}, eps={self.eps:g}"
@@ -252,14 +284,14 @@ class DyT(_ScalarGated):
         return as_alpha(self._value())
 
     def _forward(self, x: Array, y: Array) -> None:
-        w, b = self._affine(x)
-        _backend.active().dyt_fwd(x, self.alpha, w, b, y)
+        be = _backend.active()
+        w, b = self._affine(be)
+        be.dyt_fwd(x, self.alpha, w, b, y)
 
     def _backward(self, dy: Array, x: Array, dx: Array) -> None:
-        w, _ = self._affine(x)
-        dalpha = _backend.active().dyt_bwd(
-            dy, x, self.alpha, w, dx, self.grads["weight"], self._dbias()
-        )
+        be = _backend.active()
+        w, _ = self._affine(be)
+        dalpha = be.dyt_bwd(dy, x, self.alpha, w, dx, self.grads["weight"], self._dbias())
         self._set_scalar_grad(dalpha)
 
 
@@ -285,14 +317,15 @@ class DyISRU(_ScalarGated):
         return as_beta(self._value())
 
     def _forward(self, x: Array, y: Array) -> None:
-        w, b = self._affine(x)
-        _backend.active().dyisru_fwd(x, self.beta, w, b, self.eps, y)
+        be = _backend.active()
+        w, b = self._affine(be)
+        be.dyisru_fwd(x, self.beta, w, b, self.eps, y)
 
     def _backward(self, dy: Array, x: Array, dx: Array) -> None:
-        w, _ = self._affine(x)
-        dbeta = _backend.active().dyisru_bwd(
-            dy, x, self.beta, w, self.eps, dx, self.grads["weight"], self._dbias()
-        )
+        be = _backend.active()
+        w, _ = self._affine(be)
+        dbeta = be.dyisru_bwd(dy, x, self.beta, w, self.eps, dx, self.grads["weight"],
+                              self._dbias())
         self._set_scalar_grad(dbeta)
 
     def _describe(self) -> str:
