@@ -6,12 +6,13 @@ float64) and write into preallocated outputs. Weights and biases come as the
 backend's own ``param(a)`` made them from a ``(C,)`` array or None (meaning 1
 and 0): a caller converts a parameter once and keeps the result while the
 array is the same object (the NumPy backend keeps the array itself; the C
-backend a pointer to its data). The saved statistics: LayerNorm's ``stats`` is one C-contiguous array of
-shape ``(2, rows)``, mean in row 0 and rstd in row 1 (one allocation and
-one buffer per forward: at (8, 768) each array handed to C costs about
-0.2 us, more than a row of the kernel's work); RMSNorm's ``rstd`` has shape ``(rows,)``. Both may be None in a
-forward that no backward follows. ``y`` may be ``x`` itself and ``dx`` may
-be ``dy`` itself (in place).
+backend a pointer to its data). The saved statistics: LayerNorm's ``stats``
+is one C-contiguous array of shape ``(2, rows)``, mean in row 0 and rstd in
+row 1 (one buffer, which the layer reuses from forward to forward: at
+(8, 768) each array handed to C costs about 0.2 us, more than a row of the
+kernel's work); RMSNorm's ``rstd`` has shape ``(rows,)``. Both may be None
+in a forward that no backward follows. ``y`` may be ``x`` itself and ``dx``
+may be ``dy`` itself (in place).
 ``dw``/``db`` always have shape ``(C,)`` and are overwritten (the caller may
 discard them). ``dyt_bwd``/``dyisru_bwd`` return ``dalpha``/``dbeta``.
 
