@@ -107,6 +107,7 @@ class Module:
     # ------------------------------------------------------------ helpers
 
     def _check_input(self, x: ArrayLike) -> Array:
+        """x as :func:`as_input` makes it, of the layer's dtype and C."""
         x = as_input(x)
         if x.dtype is not self.dtype and x.dtype != self.dtype:
             raise TypeError(
