@@ -432,6 +432,21 @@ def test_parameter_reshaped_in_place_is_still_read_as_its_values(backend: str) -
 
 
 @pytest.mark.parametrize("name", LAYERS)
+def test_backward_uses_the_last_forward(backend: str, name: str) -> None:
+    """Forwards of other inputs and row counts before the last one (the norms
+    reuse their saved-statistics buffer) leave no trace in backward."""
+    layer, fresh = fresh_layer(name), fresh_layer(name)
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((4, C))
+    dy = rng.standard_normal((4, C))
+    for rows in (6, 4, 2, 4):  # the last as many rows as x: its buffer is reused
+        layer.forward(rng.standard_normal((rows, C)))
+    got, want = forward_backward(layer, x, dy), forward_backward(fresh, x, dy)
+    for k in want:
+        np.testing.assert_array_equal(got[k], want[k], err_msg=k)
+
+
+@pytest.mark.parametrize("name", LAYERS)
 def test_backend_switched_between_calls(name: str) -> None:
     """A layer used under one backend, then another, then the first again
     hands each its parameters in that backend's form."""
