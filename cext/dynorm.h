@@ -81,8 +81,10 @@ int dn_set_isa(const char *name);
 /* Outputs of at least this many bytes are written with non-temporal
  * (streaming) stores, which skip the read-for-ownership of each line;
  * smaller outputs, which may stay in cache, use ordinary stores. Default:
- * the last-level cache size. Setting 0 restores the default; returns the
- * previous value. A tuning knob for benchmarks and tests. */
+ * half the last-level cache size (16 MiB where it is unknown): beyond it an
+ * output and its input do not fit in that cache together. Setting 0
+ * restores the default; returns the previous value. A tuning knob for
+ * benchmarks and tests. */
 size_t dn_set_stream_threshold(size_t bytes);
 size_t dn_get_stream_threshold(void);
 
