@@ -58,10 +58,10 @@ class Module:
         self.grads: dict[str, Array] = {}
         self._x: Array | None = None  # (rows, C) input of the last forward
         self._shape: tuple[int, ...] = ()
-        # (weight, bias, backend) last handed to a backend, and what its
-        # param() made of them (see _affine)
+        # (weight, bias, backend) last handed to a backend, and (backend,
+        # what its param() made of them) (see _affine)
         self._affine_key: tuple[Any, ...] = (None, None, None)
-        self._affine_params: tuple[Param, Param] = (None, None)
+        self._affine_params: tuple[Any, Param, Param] = (None, None, None)
 
     def _add_param(self, name: str, value: Array) -> None:
         self.params[name] = value
@@ -121,20 +121,21 @@ class Module:
             )
         return x
 
-    def _affine(self, be: Backend) -> tuple[Param, Param]:
-        """(weight, bias) as read now, as backend ``be`` takes them (bias: None
-        when the layer has none).
+    def _affine(self) -> tuple[Backend, Param, Param]:
+        """The active backend, and (weight, bias) as read now, as that backend
+        takes them (bias: None when the layer has none).
 
         Checked and converted (``be.param``) when these array objects are new
         to the layer, then reused while they stay in ``params``: the C
         backend's conversion costs as much as a row of the kernel's work.
         """
+        be = _backend.active()
         w, b = self.params["weight"], self.params.get("bias")
         key = self._affine_key
         if w is key[0] and b is key[1] and be is key[2]:
             return self._affine_params
         wc, bc = as_affine(w, b, self.dtype, self.num_channels)
-        converted = be.param(wc), be.param(bc)
+        converted = be, be.param(wc), be.param(bc)
         if wc is w and bc is b:  # no copy was made: the arrays themselves
             self._affine_key, self._affine_params = (w, b, be), converted
         return converted
@@ -173,16 +174,14 @@ class LayerNorm(Module):
         self._stats = np.empty((2, 0), self.dtype)
 
     def _forward(self, x: Array, y: Array) -> None:
-        be = _backend.active()
-        w, b = self._affine(be)
+        be, w, b = self._affine()
         stats = self._stats  # mean, rstd; only the last forward's are kept
         if stats.shape[1] != x.shape[0]:
             stats = self._stats = np.empty((2, x.shape[0]), self.dtype)
         be.layer_norm_fwd(x, w, b, self.eps, y, stats)
 
     def _backward(self, dy: Array, x: Array, dx: Array) -> None:
-        be = _backend.active()
-        w, _ = self._affine(be)
+        be, w, _ = self._affine()
         be.layer_norm_bwd(dy, x, self._stats, w, dx, self.grads["weight"], self._dbias())
 
     def _describe(self) -> str:
@@ -202,16 +201,14 @@ class RMSNorm(Module):
         self._rstd = np.empty(0, self.dtype)
 
     def _forward(self, x: Array, y: Array) -> None:
-        be = _backend.active()
-        w, _ = self._affine(be)
+        be, w, _ = self._affine()
         rstd = self._rstd  # only the last forward's is kept
         if rstd.shape[0] != x.shape[0]:
             rstd = self._rstd = np.empty(x.shape[0], self.dtype)
         be.rms_norm_fwd(x, w, self.eps, y, rstd)
 
     def _backward(self, dy: Array, x: Array, dx: Array) -> None:
-        be = _backend.active()
-        w, _ = self._affine(be)
+        be, w, _ = self._affine()
         be.rms_norm_bwd(dy, x, self._rstd, w, dx, self.grads["weight"])
 
     def _describe(self) -> str:
@@ -285,13 +282,11 @@ class DyT(_ScalarGated):
         return as_alpha(self._value())
 
     def _forward(self, x: Array, y: Array) -> None:
-        be = _backend.active()
-        w, b = self._affine(be)
+        be, w, b = self._affine()
         be.dyt_fwd(x, self.alpha, w, b, y)
 
     def _backward(self, dy: Array, x: Array, dx: Array) -> None:
-        be = _backend.active()
-        w, _ = self._affine(be)
+        be, w, _ = self._affine()
         dalpha = be.dyt_bwd(dy, x, self.alpha, w, dx, self.grads["weight"], self._dbias())
         self._set_scalar_grad(dalpha)
 
@@ -318,13 +313,11 @@ class DyISRU(_ScalarGated):
         return as_beta(self._value())
 
     def _forward(self, x: Array, y: Array) -> None:
-        be = _backend.active()
-        w, b = self._affine(be)
+        be, w, b = self._affine()
         be.dyisru_fwd(x, self.beta, w, b, self.eps, y)
 
     def _backward(self, dy: Array, x: Array, dx: Array) -> None:
-        be = _backend.active()
-        w, _ = self._affine(be)
+        be, w, _ = self._affine()
         dbeta = be.dyisru_bwd(dy, x, self.beta, w, self.eps, dx, self.grads["weight"],
                               self._dbias())
         self._set_scalar_grad(dbeta)
