@@ -8,6 +8,8 @@
 
 #define DN_ISA_NAME "avx2"
 #define DN_VECTOR_BYTES 32
+/* a non-temporal store fills half a 64-byte line (see kernels.inc) */
+#define DN_STREAM_LINE_VECS 2
 #define VF32_W 8
 #define VF64_W 4
 

@@ -8,6 +8,7 @@
 
 #define DN_ISA_NAME "avx512"
 #define DN_VECTOR_BYTES 64
+#define DN_STREAM_LINE_VECS 1 /* one vector, one 64-byte line */
 #define VF32_W 16
 #define VF64_W 8
 

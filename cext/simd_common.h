@@ -12,6 +12,8 @@
  *                         lanes >= n read as 0 and are never touched in memory
  *   store stored storen   unaligned store; partial store of n < W lanes
  *   stream(p,v)           non-temporal store, p aligned to the vector size
+ *   DN_STREAM_LINE_VECS   vectors whose streamed stores fill one 64-byte
+ *                         line (1 where stream is a plain store)
  *   set1 zero add sub mul div sqrt neg abs
  *   rsqrt(a)              1/sqrt(a) for finite a > 0, to within a few
  *                         float ULP (AVX-512: estimate + one Newton step)

@@ -10,6 +10,7 @@
 
 #define DN_ISA_NAME "neon"
 #define DN_VECTOR_BYTES 16
+#define DN_STREAM_LINE_VECS 1 /* stream is a plain store here */
 #define VF32_W 4
 #define VF64_W 2
 

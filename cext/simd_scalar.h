@@ -9,6 +9,7 @@
 
 #define DN_ISA_NAME "scalar"
 #define DN_VECTOR_BYTES 4
+#define DN_STREAM_LINE_VECS 1 /* stream is a plain store here */
 
 #define DN_SCALAR_OPS(T, P, BITS_T, TOBITS, FROMBITS, MANT)                   \
 typedef T P;                                                                   \

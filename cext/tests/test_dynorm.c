@@ -74,6 +74,8 @@ int main(void) {
             }
         check_special_f32(isa);
         check_special_f64(isa);
+        check_stream_heads_f32(isa);
+        check_stream_heads_f64(isa);
         check_errors_f32();
         check_errors_f64();
         printf("isa %-7s checked\n", isa);
