@@ -53,6 +53,7 @@ int dnpy_dyisru_fwd(int f64, void *y, void *x, void *w, void *b, size_t rows, si
 int dnpy_dyisru_bwd(int f64, void *dx, void *dbeta, void *dw, void *db, void *dy,
                     void *x, void *w, size_t rows, size_t cols, double beta, double eps);
 int dnpy_tanh(int f64, int fast, void *y, void *x, size_t n);
+void dnpy_round_grads(void *dw, void *db, void *sums, size_t cols);
 """
 
 # Each body picks the float or double entry point; F(p) and D(p) cast a
@@ -107,6 +108,12 @@ int dnpy_dyisru_bwd(int f64, void *dx, void *dbeta, void *dw, void *db, void *dy
 int dnpy_tanh(int f64, int fast, void *y, void *x, size_t n) {
     if (fast) return f64 ? dn_tanh_fast_f64(D(y), D(x), n) : dn_tanh_fast_f32(F(y), F(x), n);
     return f64 ? dn_tanh_f64(D(y), D(x), n) : dn_tanh_f32(F(y), F(x), n);
+}
+/* A float32 layer's dw and db (either may be NULL), rounded once from the
+ * double sums a backward wrote to sums[0:cols] and sums[cols:2 cols]. */
+void dnpy_round_grads(void *dw, void *db, void *sums, size_t c) {
+    for (size_t j = 0; dw && j < c; ++j) F(dw)[j] = (float)D(sums)[j];
+    for (size_t j = 0; db && j < c; ++j) F(db)[j] = (float)D(sums)[c + j];
 }
 """
 

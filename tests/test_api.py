@@ -334,6 +334,26 @@ def test_grads_are_overwritten_not_accumulated(backend: str, name: str) -> None:
     assert all(layer.grads[k].shape == p.shape for k, p in layer.params.items())
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", LAYERS)
+def test_gradient_arrays_put_in_grads_are_written(backend: str, name: str, dtype: Any) -> None:
+    """A strided array, or one of another float dtype, put in ``grads`` in
+    place of the layer's own is still overwritten with the gradient."""
+    x, dy = X64.astype(dtype), (X64[::-1] * 0.5).astype(dtype)
+    expected = forward_backward(fresh_layer(name, dtype), x, dy)
+    layer = fresh_layer(name, dtype)
+    other = np.float32 if dtype == np.float64 else np.float64
+    put = {"weight": np.full(2 * C, 9, dtype)[::2]}  # strided
+    if "bias" in layer.grads:
+        put["bias"] = np.full(C, 9, other)
+    layer.grads.update(put)
+    got = forward_backward(layer, x, dy)
+    for k, g in put.items():
+        assert layer.grads[k] is g
+        tol = 1e-6 if np.float32 in (dtype, g.dtype) else 1e-12
+        np.testing.assert_allclose(g, expected[k], rtol=tol, atol=tol)
+
+
 def test_params_and_grads_names_and_shapes() -> None:
     assert set(dn.LayerNorm(C).params) == {"weight", "bias"}
     assert set(dn.LayerNorm(C, bias=False).params) == {"weight"}

@@ -8,7 +8,8 @@ Threads. Single-threaded, the kernels are compute-bound on this project's
 machines (a precise tanh costs more than moving its bytes), so a large call
 (at least ``PARALLEL_MIN_BYTES`` of input) is split by rows into one chunk
 per thread, each chunk one C call on a persistent pool; small calls make
-exactly one C call on the calling thread. ``set_num_threads`` (or the
+one C call on the calling thread (a float32 backward one more, which rounds
+its parameter gradients into the layer's arrays). ``set_num_threads`` (or the
 environment variable ``DYNORM_NUM_THREADS``) sets the count; the default is
 the number of CPUs this process may run on. Rows are independent, so y and
 dx are the same bits whatever the count; the parameter gradients are sums
@@ -16,13 +17,15 @@ of the chunks' double partial sums, added in chunk order: deterministic for
 a given thread count (it changes only their last bits).
 
 Parameter gradients come back from C in double (sums over all rows,
-accumulated in double): for float64 layers they are written straight into
-the caller's arrays, for float32 ones into a double scratch rounded once.
+accumulated in double): for a small float64 backward they are written
+straight into the caller's arrays, otherwise into a double scratch (this
+thread's, kept between calls, for a small call) rounded once.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -34,6 +37,8 @@ from ._dynorm_c import ffi, lib
 Array = NDArray[np.floating]
 
 _NULL = ffi.NULL
+_F64 = np.dtype(np.float64)
+_F32 = np.dtype(np.float32)
 _buf = ffi.from_buffer
 
 #: Inputs smaller than this run on the calling thread (thread hand-off costs
@@ -151,14 +156,80 @@ def _rows(a: Array | None, r0: int, r1: int) -> Array | None:
 def _backward(x: Array, dw: Array | None, db: Array | None,
               call: Callable[..., int]) -> float:
     """``call(r0, r1, dw_part, db_part, scalar_part)``, the C backward of rows
-    ``r0:r1`` writing double partial sums, once per chunk (one chunk for a
-    small input); reduces the partials into ``dw``, ``db`` and returns the
-    scalar gradient's (see :class:`_Grads`)."""
+    ``r0:r1`` writing double partial sums, once per chunk of a large input;
+    reduces the partials into ``dw``, ``db`` and returns the scalar
+    gradient's (see :class:`_Grads`)."""
     rows, cols = x.shape
     chunks = _chunks(rows, x.nbytes)
     g = _Grads(len(chunks), cols, dw, db)
     _run(chunks, lambda k, r0, r1: call(r0, r1, *g.ptrs(k)))
     return g.finish()
+
+
+def _small(x: Array) -> bool:
+    """Whether a call on ``x`` runs as one C call on the calling thread."""
+    return x.nbytes < PARALLEL_MIN_BYTES or _num_threads == 1
+
+
+_local = threading.local()
+
+
+def _scratch(n: int):  # type: ignore[no-untyped-def]
+    """This thread's scratch of at least ``n`` doubles, as (array, pointer);
+    kept between calls (a small backward is one C call, and allocating its
+    double gradients afresh cost more than the call)."""
+    s = getattr(_local, "scratch", None)
+    if s is None or s[0].shape[0] < n:
+        a = np.empty(max(n, 2 * 4096 + 1))
+        s = _local.scratch = (a, _buf(a))
+    return s
+
+
+class _OneCall:
+    """Where one C backward writes its double gradients: a float64 layer's
+    own arrays, or this thread's scratch, rounded into a float32 layer's
+    arrays by :meth:`finish` (which returns the scalar gradient)."""
+
+    __slots__ = ("scratch", "cols", "w", "b", "s", "round_w", "round_b")
+
+    def __init__(self, cols: int, dw: Array | None, db: Array | None) -> None:
+        self.cols = cols
+        self.scratch = _scratch(2 * cols + 1)
+        p = self.scratch[1]  # a char pointer: offsets in bytes
+        self.w, self.round_w = _target(dw, p)
+        self.b, self.round_b = _target(db, p + 8 * cols)
+        self.s = p + 16 * cols
+
+    def finish(self) -> float:
+        rw, rb = self.round_w, self.round_b
+        sums, cols = self.scratch[0], self.cols
+        if type(rw) is np.ndarray:  # unusual arrays put in grads
+            rw[...], rw = sums[:cols], _NULL
+        if type(rb) is np.ndarray:
+            rb[...], rb = sums[cols:2 * cols], _NULL
+        if rw is not _NULL or rb is not _NULL:
+            lib.dnpy_round_grads(rw, rb, self.scratch[1], cols)
+        return float(sums[2 * cols])
+
+
+def _target(g: Array | None, part):  # type: ignore[no-untyped-def]
+    """(where C writes gradient g's double sums, what rounds them into g):
+    g itself when it can take them (C-contiguous, writeable float64), else
+    ``part`` of the scratch, rounded by one C call into a float32 g as the
+    layers own it (a pointer), or assigned by NumPy into anything else that
+    was put in ``grads`` (the array itself)."""
+    if g is None:
+        return _NULL, _NULL
+    if _direct(g):
+        return _buf(g), _NULL
+    if g.dtype is _F32 and g.flags.carray:
+        return part, _buf(g)
+    return part, g
+
+
+def _direct(g: Array) -> bool:
+    """Whether C may write a gradient's double sums straight into ``g``."""
+    return g.dtype is _F64 and g.flags.carray
 
 
 class CBackend:
@@ -192,7 +263,7 @@ class CBackend:
     def layer_norm_fwd(self, x, w, b, eps, y, stats):  # type: ignore[no-untyped-def]
         rows, cols = x.shape
         f64 = x.itemsize == 8
-        if x.nbytes < PARALLEL_MIN_BYTES or _num_threads == 1:
+        if _small(x):
             if stats is None:
                 pm = pr = _NULL
             else:
@@ -206,7 +277,15 @@ class CBackend:
             _buf(x[r0:r1]), w, b, r1 - r0, cols, eps))
 
     def layer_norm_bwd(self, dy, x, stats, w, dx, dw, db):  # type: ignore[no-untyped-def]
-        cols, f64 = x.shape[1], x.itemsize == 8
+        rows, cols = x.shape
+        f64 = x.itemsize == 8
+        if _small(x):
+            g = _OneCall(cols, dw, db)
+            pm = _buf(stats)
+            _check(lib.dnpy_layer_norm_bwd(f64, _buf(dx), g.w, g.b, _buf(dy), _buf(x), pm,
+                                           pm + rows * x.itemsize, w, rows, cols))
+            g.finish()
+            return
         mean, rstd = stats
         _backward(x, dw, db, lambda r0, r1, gw, gb, gs: lib.dnpy_layer_norm_bwd(
             f64, _buf(dx[r0:r1]), gw, gb, _buf(dy[r0:r1]), _buf(x[r0:r1]),
@@ -216,7 +295,7 @@ class CBackend:
     def rms_norm_fwd(self, x, w, eps, y, rstd):  # type: ignore[no-untyped-def]
         rows, cols = x.shape
         f64 = x.itemsize == 8
-        if x.nbytes < PARALLEL_MIN_BYTES or _num_threads == 1:
+        if _small(x):
             pr = _NULL if rstd is None else _buf(rstd)
             _check(lib.dnpy_rms_norm_fwd(f64, _buf(y), pr, _buf(x), w, rows, cols, eps))
             return
@@ -225,7 +304,14 @@ class CBackend:
             eps))
 
     def rms_norm_bwd(self, dy, x, rstd, w, dx, dw):  # type: ignore[no-untyped-def]
-        cols, f64 = x.shape[1], x.itemsize == 8
+        rows, cols = x.shape
+        f64 = x.itemsize == 8
+        if _small(x):
+            g = _OneCall(cols, dw, None)
+            _check(lib.dnpy_rms_norm_bwd(f64, _buf(dx), g.w, _buf(dy), _buf(x), _buf(rstd), w,
+                                         rows, cols))
+            g.finish()
+            return
         _backward(x, dw, None, lambda r0, r1, gw, gb, gs: lib.dnpy_rms_norm_bwd(
             f64, _buf(dx[r0:r1]), gw, _buf(dy[r0:r1]), _buf(x[r0:r1]), _buf(rstd[r0:r1]),
             w, r1 - r0, cols))
@@ -234,14 +320,20 @@ class CBackend:
     def dyt_fwd(self, x, alpha, w, b, y, fast=False):  # type: ignore[no-untyped-def]
         rows, cols = x.shape
         f64 = x.itemsize == 8
-        if x.nbytes < PARALLEL_MIN_BYTES or _num_threads == 1:
+        if _small(x):
             _check(lib.dnpy_dyt_fwd(f64, fast, _buf(y), _buf(x), w, b, rows, cols, alpha))
             return
         _run(_chunks(rows, x.nbytes), lambda k, r0, r1: lib.dnpy_dyt_fwd(
             f64, fast, _buf(y[r0:r1]), _buf(x[r0:r1]), w, b, r1 - r0, cols, alpha))
 
     def dyt_bwd(self, dy, x, alpha, w, dx, dw, db):  # type: ignore[no-untyped-def]
-        cols, f64 = x.shape[1], x.itemsize == 8
+        rows, cols = x.shape
+        f64 = x.itemsize == 8
+        if _small(x):
+            g = _OneCall(cols, dw, db)
+            _check(lib.dnpy_dyt_bwd(f64, _buf(dx), g.s, g.w, g.b, _buf(dy), _buf(x), w, rows,
+                                    cols, alpha))
+            return g.finish()
         return _backward(x, dw, db, lambda r0, r1, gw, gb, gs: lib.dnpy_dyt_bwd(
             f64, _buf(dx[r0:r1]), gs, gw, gb, _buf(dy[r0:r1]), _buf(x[r0:r1]), w,
             r1 - r0, cols, alpha))
@@ -250,14 +342,20 @@ class CBackend:
     def dyisru_fwd(self, x, beta, w, b, eps, y):  # type: ignore[no-untyped-def]
         rows, cols = x.shape
         f64 = x.itemsize == 8
-        if x.nbytes < PARALLEL_MIN_BYTES or _num_threads == 1:
+        if _small(x):
             _check(lib.dnpy_dyisru_fwd(f64, _buf(y), _buf(x), w, b, rows, cols, beta, eps))
             return
         _run(_chunks(rows, x.nbytes), lambda k, r0, r1: lib.dnpy_dyisru_fwd(
             f64, _buf(y[r0:r1]), _buf(x[r0:r1]), w, b, r1 - r0, cols, beta, eps))
 
     def dyisru_bwd(self, dy, x, beta, w, eps, dx, dw, db):  # type: ignore[no-untyped-def]
-        cols, f64 = x.shape[1], x.itemsize == 8
+        rows, cols = x.shape
+        f64 = x.itemsize == 8
+        if _small(x):
+            g = _OneCall(cols, dw, db)
+            _check(lib.dnpy_dyisru_bwd(f64, _buf(dx), g.s, g.w, g.b, _buf(dy), _buf(x), w, rows,
+                                       cols, beta, eps))
+            return g.finish()
         return _backward(x, dw, db, lambda r0, r1, gw, gb, gs: lib.dnpy_dyisru_bwd(
             f64, _buf(dx[r0:r1]), gs, gw, gb, _buf(dy[r0:r1]), _buf(x[r0:r1]), w,
             r1 - r0, cols, beta, eps))
