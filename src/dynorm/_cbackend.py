@@ -166,11 +166,6 @@ def _backward(x: Array, dw: Array | None, db: Array | None,
     return g.finish()
 
 
-def _small(x: Array) -> bool:
-    """Whether a call on ``x`` runs as one C call on the calling thread."""
-    return x.nbytes < PARALLEL_MIN_BYTES or _num_threads == 1
-
-
 _local = threading.local()
 
 
@@ -263,13 +258,15 @@ class CBackend:
     def layer_norm_fwd(self, x, w, b, eps, y, stats):  # type: ignore[no-untyped-def]
         rows, cols = x.shape
         f64 = x.itemsize == 8
-        if _small(x):
+        if x.nbytes < PARALLEL_MIN_BYTES or _num_threads == 1:
             if stats is None:
                 pm = pr = _NULL
             else:
                 pm = _buf(stats)
                 pr = pm + rows * x.itemsize  # row 1, rstd
-            _check(lib.dnpy_layer_norm_fwd(f64, _buf(y), pm, pr, _buf(x), w, b, rows, cols, eps))
+            status = lib.dnpy_layer_norm_fwd(f64, _buf(y), pm, pr, _buf(x), w, b, rows, cols, eps)
+            if status:
+                _check(status)
             return
         mean, rstd = (None, None) if stats is None else stats
         _run(_chunks(rows, x.nbytes), lambda k, r0, r1: lib.dnpy_layer_norm_fwd(
@@ -279,11 +276,13 @@ class CBackend:
     def layer_norm_bwd(self, dy, x, stats, w, dx, dw, db):  # type: ignore[no-untyped-def]
         rows, cols = x.shape
         f64 = x.itemsize == 8
-        if _small(x):
+        if x.nbytes < PARALLEL_MIN_BYTES or _num_threads == 1:
             g = _OneCall(cols, dw, db)
             pm = _buf(stats)
-            _check(lib.dnpy_layer_norm_bwd(f64, _buf(dx), g.w, g.b, _buf(dy), _buf(x), pm,
-                                           pm + rows * x.itemsize, w, rows, cols))
+            status = lib.dnpy_layer_norm_bwd(f64, _buf(dx), g.w, g.b, _buf(dy), _buf(x), pm,
+                                             pm + rows * x.itemsize, w, rows, cols)
+            if status:
+                _check(status)
             g.finish()
             return
         mean, rstd = stats
@@ -295,9 +294,11 @@ class CBackend:
     def rms_norm_fwd(self, x, w, eps, y, rstd):  # type: ignore[no-untyped-def]
         rows, cols = x.shape
         f64 = x.itemsize == 8
-        if _small(x):
+        if x.nbytes < PARALLEL_MIN_BYTES or _num_threads == 1:
             pr = _NULL if rstd is None else _buf(rstd)
-            _check(lib.dnpy_rms_norm_fwd(f64, _buf(y), pr, _buf(x), w, rows, cols, eps))
+            status = lib.dnpy_rms_norm_fwd(f64, _buf(y), pr, _buf(x), w, rows, cols, eps)
+            if status:
+                _check(status)
             return
         _run(_chunks(rows, x.nbytes), lambda k, r0, r1: lib.dnpy_rms_norm_fwd(
             f64, _buf(y[r0:r1]), _p(_rows(rstd, r0, r1)), _buf(x[r0:r1]), w, r1 - r0, cols,
@@ -306,10 +307,12 @@ class CBackend:
     def rms_norm_bwd(self, dy, x, rstd, w, dx, dw):  # type: ignore[no-untyped-def]
         rows, cols = x.shape
         f64 = x.itemsize == 8
-        if _small(x):
+        if x.nbytes < PARALLEL_MIN_BYTES or _num_threads == 1:
             g = _OneCall(cols, dw, None)
-            _check(lib.dnpy_rms_norm_bwd(f64, _buf(dx), g.w, _buf(dy), _buf(x), _buf(rstd), w,
-                                         rows, cols))
+            status = lib.dnpy_rms_norm_bwd(f64, _buf(dx), g.w, _buf(dy), _buf(x), _buf(rstd), w,
+                                           rows, cols)
+            if status:
+                _check(status)
             g.finish()
             return
         _backward(x, dw, None, lambda r0, r1, gw, gb, gs: lib.dnpy_rms_norm_bwd(
@@ -320,8 +323,10 @@ class CBackend:
     def dyt_fwd(self, x, alpha, w, b, y, fast=False):  # type: ignore[no-untyped-def]
         rows, cols = x.shape
         f64 = x.itemsize == 8
-        if _small(x):
-            _check(lib.dnpy_dyt_fwd(f64, fast, _buf(y), _buf(x), w, b, rows, cols, alpha))
+        if x.nbytes < PARALLEL_MIN_BYTES or _num_threads == 1:
+            status = lib.dnpy_dyt_fwd(f64, fast, _buf(y), _buf(x), w, b, rows, cols, alpha)
+            if status:
+                _check(status)
             return
         _run(_chunks(rows, x.nbytes), lambda k, r0, r1: lib.dnpy_dyt_fwd(
             f64, fast, _buf(y[r0:r1]), _buf(x[r0:r1]), w, b, r1 - r0, cols, alpha))
@@ -329,10 +334,12 @@ class CBackend:
     def dyt_bwd(self, dy, x, alpha, w, dx, dw, db):  # type: ignore[no-untyped-def]
         rows, cols = x.shape
         f64 = x.itemsize == 8
-        if _small(x):
+        if x.nbytes < PARALLEL_MIN_BYTES or _num_threads == 1:
             g = _OneCall(cols, dw, db)
-            _check(lib.dnpy_dyt_bwd(f64, _buf(dx), g.s, g.w, g.b, _buf(dy), _buf(x), w, rows,
-                                    cols, alpha))
+            status = lib.dnpy_dyt_bwd(f64, _buf(dx), g.s, g.w, g.b, _buf(dy), _buf(x), w, rows,
+                                      cols, alpha)
+            if status:
+                _check(status)
             return g.finish()
         return _backward(x, dw, db, lambda r0, r1, gw, gb, gs: lib.dnpy_dyt_bwd(
             f64, _buf(dx[r0:r1]), gs, gw, gb, _buf(dy[r0:r1]), _buf(x[r0:r1]), w,
@@ -342,8 +349,10 @@ class CBackend:
     def dyisru_fwd(self, x, beta, w, b, eps, y):  # type: ignore[no-untyped-def]
         rows, cols = x.shape
         f64 = x.itemsize == 8
-        if _small(x):
-            _check(lib.dnpy_dyisru_fwd(f64, _buf(y), _buf(x), w, b, rows, cols, beta, eps))
+        if x.nbytes < PARALLEL_MIN_BYTES or _num_threads == 1:
+            status = lib.dnpy_dyisru_fwd(f64, _buf(y), _buf(x), w, b, rows, cols, beta, eps)
+            if status:
+                _check(status)
             return
         _run(_chunks(rows, x.nbytes), lambda k, r0, r1: lib.dnpy_dyisru_fwd(
             f64, _buf(y[r0:r1]), _buf(x[r0:r1]), w, b, r1 - r0, cols, beta, eps))
@@ -351,10 +360,12 @@ class CBackend:
     def dyisru_bwd(self, dy, x, beta, w, eps, dx, dw, db):  # type: ignore[no-untyped-def]
         rows, cols = x.shape
         f64 = x.itemsize == 8
-        if _small(x):
+        if x.nbytes < PARALLEL_MIN_BYTES or _num_threads == 1:
             g = _OneCall(cols, dw, db)
-            _check(lib.dnpy_dyisru_bwd(f64, _buf(dx), g.s, g.w, g.b, _buf(dy), _buf(x), w, rows,
-                                       cols, beta, eps))
+            status = lib.dnpy_dyisru_bwd(f64, _buf(dx), g.s, g.w, g.b, _buf(dy), _buf(x), w, rows,
+                                         cols, beta, eps)
+            if status:
+                _check(status)
             return g.finish()
         return _backward(x, dw, db, lambda r0, r1, gw, gb, gs: lib.dnpy_dyisru_bwd(
             f64, _buf(dx[r0:r1]), gs, gw, gb, _buf(dy[r0:r1]), _buf(x[r0:r1]), w,
