@@ -175,7 +175,7 @@ def _scratch(n: int):  # type: ignore[no-untyped-def]
     double gradients afresh cost more than the call)."""
     s = getattr(_local, "scratch", None)
     if s is None or s[0].shape[0] < n:
-        a = np.empty(max(n, 2 * 4096 + 1))
+        a = np.empty(max(n, 2 * 4096 + 1))  # widths up to 4096 share the first one
         s = _local.scratch = (a, _buf(a))
     return s
 
