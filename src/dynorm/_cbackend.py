@@ -215,16 +215,11 @@ def _target(g: Array | None, part):  # type: ignore[no-untyped-def]
     was put in ``grads`` (the array itself)."""
     if g is None:
         return _NULL, _NULL
-    if _direct(g):
+    if g.dtype is _F64 and g.flags.carray:
         return _buf(g), _NULL
     if g.dtype is _F32 and g.flags.carray:
         return part, _buf(g)
     return part, g
-
-
-def _direct(g: Array) -> bool:
-    """Whether C may write a gradient's double sums straight into ``g``."""
-    return g.dtype is _F64 and g.flags.carray
 
 
 class CBackend:
