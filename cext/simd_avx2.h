@@ -111,16 +111,11 @@ DN_INLINE vf64d vf64d_loadn(const double *p, size_t n) { return vf64_loadn(p, n)
 DN_INLINE void vf64d_store(double *p, vf64d a) { _mm256_storeu_pd(p, a); }
 DN_INLINE void vf64d_storen(double *p, vf64d a, size_t n) { vf64_storen(p, a, n); }
 
-/* sum of two double accumulators */
-DN_INLINE vf32d vf32d_addacc(vf32d a, vf32d b) { a.lo = _mm256_add_pd(a.lo, b.lo); a.hi = _mm256_add_pd(a.hi, b.hi); return a; }
-DN_INLINE vf64d vf64d_addacc(vf64d a, vf64d b) { return _mm256_add_pd(a, b); }
-
-/* 1/sqrt(a): sqrt and a division (the 12-bit estimate would need two
- * Newton steps to reach float accuracy) */
 /* x / sqrt(q): a correctly rounded sqrt and division (rsqrtps's 12 bits
  * would need two Newton steps, no cheaper than the divider) */
 DN_INLINE vf32 vf32_div_sqrt(vf32 x, vf32 q) { return _mm256_div_ps(x, _mm256_sqrt_ps(q)); }
 DN_INLINE vf64 vf64_div_sqrt(vf64 x, vf64 q) { return _mm256_div_pd(x, _mm256_sqrt_pd(q)); }
+/* 1/sqrt(a): sqrt and a division, for the same reason */
 DN_INLINE vf32 vf32_rsqrt(vf32 a) { return _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_sqrt_ps(a)); }
 DN_INLINE vf64 vf64_rsqrt(vf64 a) { return _mm256_div_pd(_mm256_set1_pd(1.0), _mm256_sqrt_pd(a)); }
 

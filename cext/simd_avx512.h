@@ -113,10 +113,6 @@ DN_INLINE vf64d vf64d_loadn(const double *p, size_t n) { return vf64_loadn(p, n)
 DN_INLINE void vf64d_store(double *p, vf64d a) { _mm512_storeu_pd(p, a); }
 DN_INLINE void vf64d_storen(double *p, vf64d a, size_t n) { vf64_storen(p, a, n); }
 
-/* sum of two double accumulators */
-DN_INLINE vf32d vf32d_addacc(vf32d a, vf32d b) { a.lo = _mm512_add_pd(a.lo, b.lo); a.hi = _mm512_add_pd(a.hi, b.hi); return a; }
-DN_INLINE vf64d vf64d_addacc(vf64d a, vf64d b) { return _mm512_add_pd(a, b); }
-
 /* 1/sqrt(a). float: the 14-bit estimate (relative error < 2^-14) and one
  * Newton step y (3/2 - a/2 y^2), which squares the error: < 2^-26.4 plus
  * the step's own roundings, about 2^-23 in all; one sqrt and one division

@@ -39,8 +39,7 @@
  *                         register permute where the ISA has one wide
  *                         enough (AVX-512), so only where that is cheap
  *   vf32d: zero, add(acc,v) = acc + v widened to double, sum(acc) -> double,
- *          load/store/loadn/storen from/to double arrays (column sums),
- *          addacc(a,b): the sum of two accumulators
+ *          load/store/loadn/storen from/to double arrays (column sums)
  */
 #ifndef DN_SIMD_COMMON_H
 #define DN_SIMD_COMMON_H

@@ -95,10 +95,6 @@ DN_INLINE vf64d vf64d_loadn(const double *p, size_t n) { return vf64_loadn(p, n)
 DN_INLINE void vf64d_store(double *p, vf64d a) { vst1q_f64(p, a); }
 DN_INLINE void vf64d_storen(double *p, vf64d a, size_t n) { vf64_storen(p, a, n); }
 
-/* sum of two double accumulators */
-DN_INLINE vf32d vf32d_addacc(vf32d a, vf32d b) { a.lo = vaddq_f64(a.lo, b.lo); a.hi = vaddq_f64(a.hi, b.hi); return a; }
-DN_INLINE vf64d vf64d_addacc(vf64d a, vf64d b) { return vaddq_f64(a, b); }
-
 /* 1/sqrt(a): sqrt and a division */
 /* x / sqrt(q): a correctly rounded sqrt and division */
 DN_INLINE vf32 vf32_div_sqrt(vf32 x, vf32 q) { return vdivq_f32(x, vsqrtq_f32(q)); }

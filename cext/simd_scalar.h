@@ -50,10 +50,6 @@ DN_INLINE void P##d_storen(double *p, P##d a, size_t n) { if (n) *p = a; }
 DN_SCALAR_OPS(float, vf32, uint32_t, dn_f32_bits, dn_f32_from_bits, 23)
 DN_SCALAR_OPS(double, vf64, uint64_t, dn_f64_bits, dn_f64_from_bits, 52)
 
-/* sum of two double accumulators */
-DN_INLINE vf32d vf32d_addacc(vf32d a, vf32d b) { return a + b; }
-DN_INLINE vf64d vf64d_addacc(vf64d a, vf64d b) { return a + b; }
-
 /* 32-entry table lookups (see simd_common.h) */
 #define DN_HAS_TAB32 1
 typedef uint32_t vf32i;
