@@ -10,6 +10,8 @@
 #define DN_VECTOR_BYTES 32
 /* a non-temporal store fills half a 64-byte line (see kernels.inc) */
 #define DN_STREAM_LINE_VECS 2
+/* DyT's tanh on two vectors in lockstep (simd_pair.h) */
+#define DN_TANH_PAIR 1
 #define VF32_W 8
 #define VF64_W 4
 

@@ -5,6 +5,7 @@
  * off, NaN rows, overflow, and every error code. Run under ASan/UBSan by
  * `make sanitize`: every matrix is allocated to its exact extent. */
 #include "dynorm.h"
+#include "internal.h" /* the kernel tables, for check_lockstep */
 
 #include <float.h>
 #include <math.h>
@@ -76,6 +77,8 @@ int main(void) {
         check_special_f64(isa);
         check_stream_heads_f32(isa);
         check_stream_heads_f64(isa);
+        check_lockstep_f32(isa);
+        check_lockstep_f64(isa);
         check_errors_f32();
         check_errors_f64();
         printf("isa %-7s checked\n", isa);
