@@ -14,9 +14,12 @@
  * AMD Zen 3, AVX2, as the share of the single-vector kernel's time (A/B in
  * one process): DyT forward 0.89-0.90 from L1 and 0.85-0.91 at 16384 x
  * 4096 on 2 threads, backward 0.80-0.88 and 0.81-0.82; in float64 at
- * (8, 768) 0.77 and 0.93. Only AVX2 defines DN_TANH_PAIR, where it was
- * measured: AVX-512's float tanh is a table lookup, NEON runs here only
- * under qemu, and the scalar unit is the fallback.
+ * (8, 768) 0.77 and 0.93. Four vectors (a pair of pairs; in the backward
+ * a line of each of the block's two rows) took another 5-9% off from L1
+ * but nothing measurable at 16384 x 4096, so two. Only AVX2 defines
+ * DN_TANH_PAIR, where it was measured: AVX-512's float tanh is a table
+ * lookup, NEON runs here only under qemu, and the scalar unit is the
+ * fallback.
  *
  * vf32x2 / vf64x2 carry the ops vmath.inc's exponential forms use (no
  * table lookup: a unit with DN_HAS_TAB32 has its own fast tanh). */
