@@ -75,7 +75,8 @@ int main(int argc, char **argv) {
         posix_memalign((void **)&dy, align, n * 4)) return 3;
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
     if (!getenv("BENCH_SMALL_PAGES")) {
-        madvise(x, n * 4, MADV_HUGEPAGE), madvise(y, n * 4, MADV_HUGEPAGE);
+        madvise(x, n * 4, MADV_HUGEPAGE);
+        madvise(y, n * 4, MADV_HUGEPAGE);
         madvise(dy, n * 4, MADV_HUGEPAGE);
     }
 #endif
