@@ -70,7 +70,7 @@ class Module:
     # ------------------------------------------------------------ public
 
     def __call__(self, x: ArrayLike, out: Array | None = None) -> Array:
-        return self.forward(x, out=out)
+        return self.forward(x, out)
 
     def forward(self, x: ArrayLike, out: Array | None = None) -> Array:
         """``y = layer(x)``; caches what backward needs. ``out`` may be x."""
