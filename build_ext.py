@@ -53,7 +53,7 @@ int dnpy_dyisru_fwd(int f64, void *y, void *x, void *w, void *b, size_t rows, si
 int dnpy_dyisru_bwd(int f64, void *dx, void *dbeta, void *dw, void *db, void *dy,
                     void *x, void *w, size_t rows, size_t cols, double beta, double eps);
 int dnpy_tanh(int f64, int fast, void *y, void *x, size_t n);
-void dnpy_round_grads(void *dw, void *db, void *sums, size_t cols);
+int dnpy_round_grads(void *dw, void *db, void *sums, size_t cols);
 """
 
 # Each body picks the float or double entry point; F(p) and D(p) cast a
@@ -111,9 +111,9 @@ int dnpy_tanh(int f64, int fast, void *y, void *x, size_t n) {
 }
 /* A float32 layer's dw and db (either may be NULL), rounded once from the
  * double sums a backward wrote to sums[0:cols] and sums[cols:2 cols]. */
-void dnpy_round_grads(void *dw, void *db, void *sums, size_t c) {
-    for (size_t j = 0; dw && j < c; ++j) F(dw)[j] = (float)D(sums)[j];
-    for (size_t j = 0; db && j < c; ++j) F(db)[j] = (float)D(sums)[c + j];
+int dnpy_round_grads(void *dw, void *db, void *sums, size_t c) {
+    int status = dw ? dn_round_f32(F(dw), D(sums), c) : DN_OK;
+    return status ? status : db ? dn_round_f32(F(db), D(sums) + c, c) : DN_OK;
 }
 """
 

@@ -419,3 +419,14 @@ int dn_tanh_fast_##S(R *y, const R *x, size_t n) { return dn_tanh_any_##S(y, x, 
 
 DN_ENTRY_POINTS(float, f32)
 DN_ENTRY_POINTS(double, f64)
+
+int dn_round_f32(float *dst, const double *src, size_t n) {
+    DN_TABLE_OR_FAIL(t);
+    if (!n) return DN_OK;
+    if (!dst || !src) return DN_ERR_NULL;
+    if (n > (size_t)-1 / sizeof(double)) return DN_ERR_SIZE;
+    if (dn_overlap(dn_vec(dst, n, sizeof(float)), dn_vec(src, n, sizeof(double))))
+        return DN_ERR_ALIAS;
+    t->round_f32(dst, src, n);
+    return DN_OK;
+}

@@ -167,6 +167,12 @@ int dn_tanh_f64(double *y, const double *x, size_t n);
 int dn_tanh_fast_f32(float *y, const float *x, size_t n);
 int dn_tanh_fast_f64(double *y, const double *x, size_t n);
 
+/* dst[i] = src[i] rounded to float, i < n, as a C cast rounds it (to
+ * nearest in the default mode; beyond float's range +-Inf, NaN stays NaN),
+ * vectorized: a float model's parameter gradients from the double sums a
+ * backward returns. dst must not overlap src (DN_ERR_ALIAS). */
+int dn_round_f32(float *dst, const double *src, size_t n);
+
 #ifdef __cplusplus
 }
 #endif

@@ -46,6 +46,7 @@ typedef struct dn_kernels {
     const char *name;
     DN_KERNEL_FIELDS(float, f32)
     DN_KERNEL_FIELDS(double, f64)
+    void (*round_f32)(float *dst, const double *src, size_t n);
 } dn_kernels;
 
 /* One table per unit; a unit the compiler could not target is absent. */

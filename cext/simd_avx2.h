@@ -77,6 +77,8 @@ DN_INLINE void vf32d_storen(double *p, vf32d a, size_t n) {
     _mm256_maskstore_pd(p, dn_mask64(n < 4 ? n : 4), a.lo);
     _mm256_maskstore_pd(p + 4, dn_mask64(n > 4 ? n - 4 : 0), a.hi);
 }
+/* each lane rounded to float (the current rounding mode, as a C cast) */
+DN_INLINE vf32 vf32d_narrow(vf32d a) { return _mm256_set_m128(_mm256_cvtpd_ps(a.hi), _mm256_cvtpd_ps(a.lo)); }
 
 /* ---- double ---- */
 DN_INLINE vf64 vf64_load(const double *p) { return _mm256_loadu_pd(p); }

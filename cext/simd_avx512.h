@@ -77,6 +77,10 @@ DN_INLINE void vf32d_storen(double *p, vf32d a, size_t n) {
     _mm512_mask_storeu_pd(p, dn_mask8(n < 8 ? n : 8), a.lo);
     _mm512_mask_storeu_pd(p + 8, dn_mask8(n > 8 ? n - 8 : 0), a.hi);
 }
+/* each lane rounded to float (the current rounding mode, as a C cast) */
+DN_INLINE vf32 vf32d_narrow(vf32d a) {
+    return _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(a.lo)), _mm512_cvtpd_ps(a.hi), 1);
+}
 
 /* ---- double ---- */
 DN_INLINE vf64 vf64_load(const double *p) { return _mm512_loadu_pd(p); }

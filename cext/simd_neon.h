@@ -60,6 +60,8 @@ DN_INLINE void vf32d_store(double *p, vf32d a) { vst1q_f64(p, a.lo); vst1q_f64(p
 DN_INLINE void vf32d_storen(double *p, vf32d a, size_t n) {
     double b[4]; vst1q_f64(b, a.lo); vst1q_f64(b + 2, a.hi); memcpy(p, b, n * sizeof(double));
 }
+/* each lane rounded to float (the current rounding mode, as a C cast) */
+DN_INLINE vf32 vf32d_narrow(vf32d a) { return vcvt_high_f32_f64(vcvt_f32_f64(a.lo), a.hi); }
 
 /* ---- double ---- */
 DN_INLINE vf64 vf64_load(const double *p) { return vld1q_f64(p); }

@@ -43,7 +43,8 @@ DN_INLINE double P##d_sum(P##d acc) { return acc; }                            \
 DN_INLINE P##d P##d_load(const double *p) { return *p; }                       \
 DN_INLINE P##d P##d_loadn(const double *p, size_t n) { return n ? *p : 0.0; }  \
 DN_INLINE void P##d_store(double *p, P##d a) { *p = a; }                       \
-DN_INLINE void P##d_storen(double *p, P##d a, size_t n) { if (n) *p = a; }
+DN_INLINE void P##d_storen(double *p, P##d a, size_t n) { if (n) *p = a; }     \
+DN_INLINE P P##d_narrow(P##d a) { return (T)a; } /* rounded, as a C cast */
 
 #define VF32_W 1
 #define VF64_W 1

@@ -203,7 +203,9 @@ class _OneCall:
         if type(rb) is np.ndarray:
             rb[...], rb = sums[cols:2 * cols], _NULL
         if rw is not _NULL or rb is not _NULL:
-            lib.dnpy_round_grads(rw, rb, self.scratch[1], cols)
+            status = lib.dnpy_round_grads(rw, rb, self.scratch[1], cols)
+            if status:
+                _check(status)
         return float(sums[2 * cols])
 
 
