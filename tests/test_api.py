@@ -185,6 +185,26 @@ def test_layer_in_place_through_another_object(backend: str, name: str, alias: s
     np.testing.assert_array_equal(layer.backward(dy), expected["dx"])
 
 
+@pytest.mark.parametrize("name", LAYERS)
+def test_layer_backward_out(backend: str, name: str) -> None:
+    # a fresh array (all three arrays own their memory: the shortcut), dy's
+    # memory through another object (in place), and a part of dy (refused)
+    dy = RNG.standard_normal(X64.shape)
+    expected = forward_backward(fresh_layer(name), X64, dy)
+    layer = fresh_layer(name)
+    layer.forward(X64)
+    out = np.full_like(dy, np.nan)
+    assert layer.backward(dy, out=out) is out
+    np.testing.assert_array_equal(out, expected["dx"])
+    g = dy.copy()
+    np.testing.assert_array_equal(layer.backward(g, out=g.view()), expected["dx"])
+    g = dy.copy()
+    np.testing.assert_array_equal(layer.backward(g.view(), out=g), expected["dx"])
+    flat = np.concatenate([dy.ravel(), dy.ravel()[:C]])
+    with pytest.raises(ValueError, match="overlaps the input"):
+        layer.backward(flat[:dy.size].reshape(dy.shape), out=flat[C:].reshape(dy.shape))
+
+
 # ----------------------------------------------------- shapes and layouts
 
 

@@ -207,6 +207,33 @@ def as_forward(x: ArrayLike, out: Any,
     return x, y, inplace
 
 
+def as_backward(dy: ArrayLike, out: Any, x: Array,
+                shape: tuple[int, ...]) -> tuple[Array, Array]:
+    """A backward's arrays: ``dy = as_like(dy, x.reshape(shape))``, then
+    ``dx = as_output(out, dy, may_be=dy, inputs=(x,))``; returns ``(dy, dx)``.
+    ``x`` is the forward's input as saved (2-D), ``shape`` its shape as given.
+
+    The usual call -- dy a C-contiguous ndarray of that shape and dtype, out
+    None, dy itself or an ndarray like dy, where out, dy and x each own their
+    memory (separate allocations: no overlap) -- is settled with each
+    attribute read once, as in :func:`as_forward`. Anything else takes the
+    general checks.
+    """
+    if type(dy) is np.ndarray:
+        dt, flags = x.dtype, dy.flags
+        if dy.dtype is dt and dy.shape == shape and flags.c_contiguous:
+            if out is None:
+                return dy, np.empty(shape, dt)
+            if (type(out) is np.ndarray and out is not x and out.dtype is dt
+                    and out.shape == shape):
+                out_flags = out.flags
+                if (out_flags.carray and out_flags.owndata and flags.owndata
+                        and x.flags.owndata):
+                    return dy, out
+    dy = as_like(dy, x.reshape(shape), "dy")
+    return dy, as_output(out, dy, may_be=dy, inputs=(x,))
+
+
 def _checked_output(
     out: Any, like: Array, may_be: Array | None, inputs: Iterable[Array]
 ) -> tuple[Array, bool]:

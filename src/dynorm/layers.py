@@ -35,10 +35,9 @@ from ._validate import (
     as_alpha,
     as_beta,
     as_eps,
-    as_input,
-    as_like,
-    as_output,
+    as_backward,
     as_forward,
+    as_input,
     check_channels,
     float_dtype,
     rows,
@@ -96,8 +95,7 @@ class Module:
                 f"{type(self).__name__}.backward() called before forward(): "
                 f"there is no input to differentiate at"
             )
-        dy = as_like(dy, self._x.reshape(self._shape), "dy")
-        dx = as_output(out, dy, may_be=dy, inputs=(self._x,))
+        dy, dx = as_backward(dy, out, self._x, self._shape)
         self._backward(rows(dy), self._x, rows(dx))
         return dx
 
