@@ -41,6 +41,45 @@ def test_c_unit_tests(target: str, tmp_path: Path) -> None:
     assert "runtime error" not in run.stderr and "ERROR: AddressSanitizer" not in run.stderr
 
 
+EXAMPLE = CEXT.parent / "examples" / "c" / "dyt_gradcheck.c"
+
+
+def test_install_and_embed(tmp_path: Path) -> None:
+    """`make install` lays out the header, both libraries (the shared one
+    under its soname) and a pkg-config file; the C example builds against
+    them as an embedder would, shared and static, and its finite-difference
+    check of the DyT backward passes."""
+    prefix = tmp_path / "prefix"
+    build = tmp_path / "build"
+    run = subprocess.run(["make", "-C", str(CEXT), f"BUILD={build}", f"PREFIX={prefix}", "install"],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-4000:]
+    lib = prefix / "lib"
+    for f in ("include/dynorm.h", "lib/libdynorm.a", "lib/libdynorm.so.0", "lib/pkgconfig/dynorm.pc"):
+        assert (prefix / f).is_file(), f
+    assert os.readlink(lib / "libdynorm.so") == "libdynorm.so.0"
+    pc = (lib / "pkgconfig" / "dynorm.pc").read_text()
+    assert f"includedir={prefix}/include" in pc and "Libs: -L${libdir} -ldynorm" in pc
+    if shutil.which("pkg-config"):
+        env = dict(os.environ, PKG_CONFIG_PATH=str(lib / "pkgconfig"))
+        flags = subprocess.run(["pkg-config", "--cflags", "--libs", "dynorm"], env=env,
+                               capture_output=True, text=True, check=True).stdout.split()
+    else:
+        flags = [f"-I{prefix}/include", f"-L{lib}", "-ldynorm"]
+    cc = os.environ.get("CC", "cc")
+    builds = {
+        "shared": [*flags, f"-Wl,-rpath,{lib}", "-lm"],
+        "static": [f"-I{prefix}/include", str(lib / "libdynorm.a"), "-lm"],
+    }
+    for kind, link in builds.items():
+        exe = tmp_path / f"gradcheck_{kind}"
+        run = subprocess.run([cc, "-std=c99", "-Wall", "-Wextra", "-Werror", "-O2", str(EXAMPLE),
+                              *link, "-o", str(exe)], capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr[-4000:]
+        run = subprocess.run([str(exe)], capture_output=True, text=True, timeout=60)
+        assert run.returncode == 0 and "all gradients agree" in run.stdout, run.stdout + run.stderr
+
+
 # The float32 bounds README.md documents, proven over all 2^32 inputs.
 # "tanh(sech2)" is the tanh the DyT backward computes beside sech^2.
 SWEEP_BOUNDS = {"tanh": 2.0, "tanh(sech2)": 2.0, "isru": 4.0, "sech2": 3.5, "tanh_fast": 6.0}
