@@ -39,21 +39,22 @@ SHIM_CDEF = """
 int dnpy_layer_norm_fwd(int f64, void *y, void *mean, void *rstd, void *x, void *w, void *b,
                         size_t rows, size_t cols, double eps);
 int dnpy_layer_norm_bwd(int f64, void *dx, void *dw, void *db, void *dy, void *x,
-                        void *mean, void *rstd, void *w, size_t rows, size_t cols);
+                        void *mean, void *rstd, void *w, size_t rows, size_t cols,
+                        void *rw, void *rb);
 int dnpy_rms_norm_fwd(int f64, void *y, void *rstd, void *x, void *w, size_t rows,
                       size_t cols, double eps);
 int dnpy_rms_norm_bwd(int f64, void *dx, void *dw, void *dy, void *x, void *rstd, void *w,
-                      size_t rows, size_t cols);
+                      size_t rows, size_t cols, void *rw);
 int dnpy_dyt_fwd(int f64, int fast, void *y, void *x, void *w, void *b, size_t rows,
                  size_t cols, double alpha);
 int dnpy_dyt_bwd(int f64, void *dx, void *dalpha, void *dw, void *db, void *dy,
-                 void *x, void *w, size_t rows, size_t cols, double alpha);
+                 void *x, void *w, size_t rows, size_t cols, double alpha, void *rw, void *rb);
 int dnpy_dyisru_fwd(int f64, void *y, void *x, void *w, void *b, size_t rows, size_t cols,
                     double beta, double eps);
 int dnpy_dyisru_bwd(int f64, void *dx, void *dbeta, void *dw, void *db, void *dy,
-                    void *x, void *w, size_t rows, size_t cols, double beta, double eps);
+                    void *x, void *w, size_t rows, size_t cols, double beta, double eps,
+                    void *rw, void *rb);
 int dnpy_tanh(int f64, int fast, void *y, void *x, size_t n);
-int dnpy_round_grads(void *dw, void *db, void *sums, size_t cols);
 """
 
 # Each body picks the float or double entry point; F(p) and D(p) cast a
@@ -62,15 +63,25 @@ SHIM_SOURCE = """
 #include "dynorm.h"
 #define F(p) ((float *)(p))
 #define D(p) ((double *)(p))
+/* A backward's status, after its double dw and db sums are rounded once
+ * into C-contiguous float32 arrays rw and rb (NULL: not wanted), in the
+ * same C call. */
+static int rounded(int status, void *rw, void *dw, void *rb, void *db, size_t c) {
+    if (status == DN_OK && rw) status = dn_round_f32(F(rw), D(dw), c);
+    if (status == DN_OK && rb) status = dn_round_f32(F(rb), D(db), c);
+    return status;
+}
 int dnpy_layer_norm_fwd(int f64, void *y, void *mean, void *rstd, void *x, void *w, void *b,
                         size_t rows, size_t c, double eps) {
     return f64 ? dn_layer_norm_fwd_f64(D(y), D(mean), D(rstd), D(x), D(w), D(b), rows, c, c, c, eps)
                : dn_layer_norm_fwd_f32(F(y), F(mean), F(rstd), F(x), F(w), F(b), rows, c, c, c, eps);
 }
 int dnpy_layer_norm_bwd(int f64, void *dx, void *dw, void *db, void *dy, void *x,
-                        void *mean, void *rstd, void *w, size_t rows, size_t c) {
-    return f64 ? dn_layer_norm_bwd_f64(D(dx), D(dw), D(db), D(dy), D(x), D(mean), D(rstd), D(w), rows, c, c, c, c)
-               : dn_layer_norm_bwd_f32(F(dx), D(dw), D(db), F(dy), F(x), F(mean), F(rstd), F(w), rows, c, c, c, c);
+                        void *mean, void *rstd, void *w, size_t rows, size_t c,
+                        void *rw, void *rb) {
+    return rounded(f64 ? dn_layer_norm_bwd_f64(D(dx), D(dw), D(db), D(dy), D(x), D(mean), D(rstd), D(w), rows, c, c, c, c)
+                       : dn_layer_norm_bwd_f32(F(dx), D(dw), D(db), F(dy), F(x), F(mean), F(rstd), F(w), rows, c, c, c, c),
+                   rw, dw, rb, db, c);
 }
 int dnpy_rms_norm_fwd(int f64, void *y, void *rstd, void *x, void *w, size_t rows,
                       size_t c, double eps) {
@@ -78,9 +89,10 @@ int dnpy_rms_norm_fwd(int f64, void *y, void *rstd, void *x, void *w, size_t row
                : dn_rms_norm_fwd_f32(F(y), F(rstd), F(x), F(w), rows, c, c, c, eps);
 }
 int dnpy_rms_norm_bwd(int f64, void *dx, void *dw, void *dy, void *x, void *rstd, void *w,
-                      size_t rows, size_t c) {
-    return f64 ? dn_rms_norm_bwd_f64(D(dx), D(dw), D(dy), D(x), D(rstd), D(w), rows, c, c, c, c)
-               : dn_rms_norm_bwd_f32(F(dx), D(dw), F(dy), F(x), F(rstd), F(w), rows, c, c, c, c);
+                      size_t rows, size_t c, void *rw) {
+    return rounded(f64 ? dn_rms_norm_bwd_f64(D(dx), D(dw), D(dy), D(x), D(rstd), D(w), rows, c, c, c, c)
+                       : dn_rms_norm_bwd_f32(F(dx), D(dw), F(dy), F(x), F(rstd), F(w), rows, c, c, c, c),
+                   rw, dw, NULL, NULL, c);
 }
 int dnpy_dyt_fwd(int f64, int fast, void *y, void *x, void *w, void *b, size_t rows,
                  size_t c, double alpha) {
@@ -91,9 +103,10 @@ int dnpy_dyt_fwd(int f64, int fast, void *y, void *x, void *w, void *b, size_t r
                : dn_dyt_fwd_f32(F(y), F(x), F(w), F(b), rows, c, c, c, alpha);
 }
 int dnpy_dyt_bwd(int f64, void *dx, void *dalpha, void *dw, void *db, void *dy,
-                 void *x, void *w, size_t rows, size_t c, double alpha) {
-    return f64 ? dn_dyt_bwd_f64(D(dx), D(dalpha), D(dw), D(db), D(dy), D(x), D(w), rows, c, c, c, c, alpha)
-               : dn_dyt_bwd_f32(F(dx), D(dalpha), D(dw), D(db), F(dy), F(x), F(w), rows, c, c, c, c, alpha);
+                 void *x, void *w, size_t rows, size_t c, double alpha, void *rw, void *rb) {
+    return rounded(f64 ? dn_dyt_bwd_f64(D(dx), D(dalpha), D(dw), D(db), D(dy), D(x), D(w), rows, c, c, c, c, alpha)
+                       : dn_dyt_bwd_f32(F(dx), D(dalpha), D(dw), D(db), F(dy), F(x), F(w), rows, c, c, c, c, alpha),
+                   rw, dw, rb, db, c);
 }
 int dnpy_dyisru_fwd(int f64, void *y, void *x, void *w, void *b, size_t rows, size_t c,
                     double beta, double eps) {
@@ -101,19 +114,15 @@ int dnpy_dyisru_fwd(int f64, void *y, void *x, void *w, void *b, size_t rows, si
                : dn_dyisru_fwd_f32(F(y), F(x), F(w), F(b), rows, c, c, c, beta, eps);
 }
 int dnpy_dyisru_bwd(int f64, void *dx, void *dbeta, void *dw, void *db, void *dy,
-                    void *x, void *w, size_t rows, size_t c, double beta, double eps) {
-    return f64 ? dn_dyisru_bwd_f64(D(dx), D(dbeta), D(dw), D(db), D(dy), D(x), D(w), rows, c, c, c, c, beta, eps)
-               : dn_dyisru_bwd_f32(F(dx), D(dbeta), D(dw), D(db), F(dy), F(x), F(w), rows, c, c, c, c, beta, eps);
+                    void *x, void *w, size_t rows, size_t c, double beta, double eps,
+                    void *rw, void *rb) {
+    return rounded(f64 ? dn_dyisru_bwd_f64(D(dx), D(dbeta), D(dw), D(db), D(dy), D(x), D(w), rows, c, c, c, c, beta, eps)
+                       : dn_dyisru_bwd_f32(F(dx), D(dbeta), D(dw), D(db), F(dy), F(x), F(w), rows, c, c, c, c, beta, eps),
+                   rw, dw, rb, db, c);
 }
 int dnpy_tanh(int f64, int fast, void *y, void *x, size_t n) {
     if (fast) return f64 ? dn_tanh_fast_f64(D(y), D(x), n) : dn_tanh_fast_f32(F(y), F(x), n);
     return f64 ? dn_tanh_f64(D(y), D(x), n) : dn_tanh_f32(F(y), F(x), n);
-}
-/* A float32 layer's dw and db (either may be NULL), rounded once from the
- * double sums a backward wrote to sums[0:cols] and sums[cols:2 cols]. */
-int dnpy_round_grads(void *dw, void *db, void *sums, size_t c) {
-    int status = dw ? dn_round_f32(F(dw), D(sums), c) : DN_OK;
-    return status ? status : db ? dn_round_f32(F(db), D(sums) + c, c) : DN_OK;
 }
 """
 

@@ -8,8 +8,8 @@ Threads. Single-threaded, the kernels are compute-bound on this project's
 machines (a precise tanh costs more than moving its bytes), so a large call
 (at least ``PARALLEL_MIN_BYTES`` of input) is split by rows into one chunk
 per thread, each chunk one C call on a persistent pool; small calls make
-one C call on the calling thread (a float32 backward one more, which rounds
-its parameter gradients into the layer's arrays). ``set_num_threads`` (or the
+one C call on the calling thread (a float32 backward's rounds its parameter
+gradients into the layer's arrays too). ``set_num_threads`` (or the
 environment variable ``DYNORM_NUM_THREADS``) sets the count; the default is
 the number of CPUs this process may run on. Rows are independent, so y and
 dx are the same bits whatever the count; the parameter gradients are sums
@@ -181,47 +181,44 @@ def _scratch(n: int):  # type: ignore[no-untyped-def]
 
 
 class _OneCall:
-    """Where one C backward writes its double gradients: a float64 layer's
-    own arrays, or this thread's scratch, rounded into a float32 layer's
-    arrays by :meth:`finish` (which returns the scalar gradient)."""
+    """Where one C backward writes its double gradients (``w``, ``b``, ``s``):
+    a float64 layer's own arrays, or this thread's scratch. Float32 arrays
+    (``rw``, ``rb``: a float32 layer's own) take them rounded in the same C
+    call; :meth:`finish` assigns any other array put in ``grads`` and
+    returns the scalar gradient."""
 
-    __slots__ = ("scratch", "cols", "w", "b", "s", "round_w", "round_b")
+    __slots__ = ("scratch", "cols", "w", "b", "s", "rw", "rb", "assign_w", "assign_b")
 
     def __init__(self, cols: int, dw: Array | None, db: Array | None) -> None:
         self.cols = cols
         self.scratch = _scratch(2 * cols + 1)
         p = self.scratch[1]  # a char pointer: offsets in bytes
-        self.w, self.round_w = _target(dw, p)
-        self.b, self.round_b = _target(db, p + 8 * cols)
+        self.w, self.rw, self.assign_w = _target(dw, p)
+        self.b, self.rb, self.assign_b = _target(db, p + 8 * cols)
         self.s = p + 16 * cols
 
     def finish(self) -> float:
-        rw, rb = self.round_w, self.round_b
         sums, cols = self.scratch[0], self.cols
-        if type(rw) is np.ndarray:  # unusual arrays put in grads
-            rw[...], rw = sums[:cols], _NULL
-        if type(rb) is np.ndarray:
-            rb[...], rb = sums[cols:2 * cols], _NULL
-        if rw is not _NULL or rb is not _NULL:
-            status = lib.dnpy_round_grads(rw, rb, self.scratch[1], cols)
-            if status:
-                _check(status)
+        if self.assign_w is not None:
+            self.assign_w[...] = sums[:cols]
+        if self.assign_b is not None:
+            self.assign_b[...] = sums[cols:2 * cols]
         return float(sums[2 * cols])
 
 
 def _target(g: Array | None, part):  # type: ignore[no-untyped-def]
-    """(where C writes gradient g's double sums, what rounds them into g):
-    g itself when it can take them (C-contiguous, writeable float64), else
-    ``part`` of the scratch, rounded by one C call into a float32 g as the
-    layers own it (a pointer), or assigned by NumPy into anything else that
-    was put in ``grads`` (the array itself)."""
+    """(where C writes gradient g's double sums, where C rounds them into g,
+    what NumPy assigns them to): g itself when it can take them
+    (C-contiguous, writeable float64); else ``part`` of the scratch, rounded
+    by the C call into a C-contiguous, writeable float32 g (as the layers own
+    theirs), or assigned by NumPy into anything else put in ``grads``."""
     if g is None:
-        return _NULL, _NULL
+        return _NULL, _NULL, None
     if g.dtype is _F64 and g.flags.carray:
-        return _buf(g), _NULL
+        return _buf(g), _NULL, None
     if g.dtype is _F32 and g.flags.carray:
-        return part, _buf(g)
-    return part, g
+        return part, _buf(g), None
+    return part, _NULL, g
 
 
 class CBackend:
@@ -273,7 +270,7 @@ class CBackend:
         g = _OneCall(cols, dw, db)
         pm = _buf(stats)
         status = lib.dnpy_layer_norm_bwd(x.itemsize == 8, _buf(dx), g.w, g.b, _buf(dy), _buf(x),
-                                         pm, pm + rows * x.itemsize, w, rows, cols)
+                                         pm, pm + rows * x.itemsize, w, rows, cols, g.rw, g.rb)
         if status:
             _check(status)
         g.finish()
@@ -294,7 +291,7 @@ class CBackend:
         rows, cols = x.shape
         g = _OneCall(cols, dw, None)
         status = lib.dnpy_rms_norm_bwd(x.itemsize == 8, _buf(dx), g.w, _buf(dy), _buf(x),
-                                       _buf(rstd), w, rows, cols)
+                                       _buf(rstd), w, rows, cols, g.rw)
         if status:
             _check(status)
         g.finish()
@@ -315,7 +312,7 @@ class CBackend:
         rows, cols = x.shape
         g = _OneCall(cols, dw, db)
         status = lib.dnpy_dyt_bwd(x.itemsize == 8, _buf(dx), g.s, g.w, g.b, _buf(dy), _buf(x), w,
-                                  rows, cols, alpha)
+                                  rows, cols, alpha, g.rw, g.rb)
         if status:
             _check(status)
         return g.finish()
@@ -336,7 +333,7 @@ class CBackend:
         rows, cols = x.shape
         g = _OneCall(cols, dw, db)
         status = lib.dnpy_dyisru_bwd(x.itemsize == 8, _buf(dx), g.s, g.w, g.b, _buf(dy), _buf(x),
-                                     w, rows, cols, beta, eps)
+                                     w, rows, cols, beta, eps, g.rw, g.rb)
         if status:
             _check(status)
         return g.finish()
@@ -362,7 +359,7 @@ def _split_layer_norm_bwd(dy, x, stats, w, dx, dw, db):  # type: ignore[no-untyp
     mean, rstd = stats
     _backward(x, dw, db, lambda r0, r1, gw, gb, gs: lib.dnpy_layer_norm_bwd(
         f64, _buf(dx[r0:r1]), gw, gb, _buf(dy[r0:r1]), _buf(x[r0:r1]),
-        _buf(mean[r0:r1]), _buf(rstd[r0:r1]), w, r1 - r0, cols))
+        _buf(mean[r0:r1]), _buf(rstd[r0:r1]), w, r1 - r0, cols, _NULL, _NULL))
 
 
 def _split_rms_norm_fwd(x, w, eps, y, rstd):  # type: ignore[no-untyped-def]
@@ -377,7 +374,7 @@ def _split_rms_norm_bwd(dy, x, rstd, w, dx, dw):  # type: ignore[no-untyped-def]
     f64 = x.itemsize == 8
     _backward(x, dw, None, lambda r0, r1, gw, gb, gs: lib.dnpy_rms_norm_bwd(
         f64, _buf(dx[r0:r1]), gw, _buf(dy[r0:r1]), _buf(x[r0:r1]), _buf(rstd[r0:r1]),
-        w, r1 - r0, cols))
+        w, r1 - r0, cols, _NULL))
 
 
 def _split_dyt_fwd(x, alpha, w, b, y, fast):  # type: ignore[no-untyped-def]
@@ -392,7 +389,7 @@ def _split_dyt_bwd(dy, x, alpha, w, dx, dw, db):  # type: ignore[no-untyped-def]
     f64 = x.itemsize == 8
     return _backward(x, dw, db, lambda r0, r1, gw, gb, gs: lib.dnpy_dyt_bwd(
         f64, _buf(dx[r0:r1]), gs, gw, gb, _buf(dy[r0:r1]), _buf(x[r0:r1]), w,
-        r1 - r0, cols, alpha))
+        r1 - r0, cols, alpha, _NULL, _NULL))
 
 
 def _split_dyisru_fwd(x, beta, w, b, eps, y):  # type: ignore[no-untyped-def]
@@ -407,4 +404,4 @@ def _split_dyisru_bwd(dy, x, beta, w, eps, dx, dw, db):  # type: ignore[no-untyp
     f64 = x.itemsize == 8
     return _backward(x, dw, db, lambda r0, r1, gw, gb, gs: lib.dnpy_dyisru_bwd(
         f64, _buf(dx[r0:r1]), gs, gw, gb, _buf(dy[r0:r1]), _buf(x[r0:r1]), w,
-        r1 - r0, cols, beta, eps))
+        r1 - r0, cols, beta, eps, _NULL, _NULL))
