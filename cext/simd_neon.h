@@ -97,10 +97,10 @@ DN_INLINE vf64d vf64d_loadn(const double *p, size_t n) { return vf64_loadn(p, n)
 DN_INLINE void vf64d_store(double *p, vf64d a) { vst1q_f64(p, a); }
 DN_INLINE void vf64d_storen(double *p, vf64d a, size_t n) { vf64_storen(p, a, n); }
 
-/* 1/sqrt(a): sqrt and a division */
 /* x / sqrt(q): a correctly rounded sqrt and division */
 DN_INLINE vf32 vf32_div_sqrt(vf32 x, vf32 q) { return vdivq_f32(x, vsqrtq_f32(q)); }
 DN_INLINE vf64 vf64_div_sqrt(vf64 x, vf64 q) { return vdivq_f64(x, vsqrtq_f64(q)); }
+/* 1/sqrt(a): sqrt and a division */
 DN_INLINE vf32 vf32_rsqrt(vf32 a) { return vdivq_f32(vdupq_n_f32(1.0f), vsqrtq_f32(a)); }
 DN_INLINE vf64 vf64_rsqrt(vf64 a) { return vdivq_f64(vdupq_n_f64(1.0), vsqrtq_f64(a)); }
 

@@ -8,8 +8,8 @@ Threads. Single-threaded, the kernels are compute-bound on this project's
 machines (a precise tanh costs more than moving its bytes), so a large call
 (at least ``PARALLEL_MIN_BYTES`` of input) is split by rows into one chunk
 per thread, each chunk one C call on a persistent pool; small calls make
-one C call on the calling thread (a float32 backward's rounds its parameter
-gradients into the layer's arrays too). ``set_num_threads`` (or the
+one C call on the calling thread (a float32 backward's also rounds its
+parameter gradients into the layer's arrays). ``set_num_threads`` (or the
 environment variable ``DYNORM_NUM_THREADS``) sets the count; the default is
 the number of CPUs this process may run on. Rows are independent, so y and
 dx are the same bits whatever the count; the parameter gradients are sums
