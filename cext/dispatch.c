@@ -10,6 +10,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -139,20 +140,79 @@ int dn_set_isa(const char *name) {
 /* ---- streaming threshold ----
  * Outputs at least this large are written with non-temporal stores: they
  * would not stay in the last-level cache anyway, and an ordinary store
- * first reads its line. Default: half the last-level cache, where an output
- * and the input it is computed from (every kernel reads at least one array
- * of the output's size) no longer fit in it together. The whole cache was
- * the default before; on a host whose VMs report a 300 MiB L3 it left a
- * 256 MiB output (16384 x 4096 float) with ordinary stores, at 0.53-0.61 of
- * memcpy on one core against 0.71-0.89 streamed. */
+ * first reads its line. Default: half of one CPU's share of the last-level
+ * cache, where an output and the input it is computed from (every kernel
+ * reads at least one array of the output's size) no longer fit in it
+ * together. One CPU's share, because a call may be one of several running
+ * at once on the CPUs that share the cache: a caller splitting rows over
+ * threads (dynorm's Python layer does) makes one call per chunk, and each
+ * call sees only its chunk. Half the whole cache was the default before; on
+ * an Intel host whose 2-CPU VMs report a 480 MiB L3 it left each thread's
+ * 128 MiB chunk of a 16384 x 4096 float call with ordinary stores: the
+ * forwards moved their bytes at 0.86-1.10 of one-thread memcpy on two
+ * threads and the backwards at 0.84-1.03, against 1.21-1.37 and 1.10-1.40
+ * streamed. (Before that, the whole cache; on a host reporting 300 MiB it
+ * left one core's 256 MiB output unstreamed: 0.53-0.61 against 0.71-0.89.) */
 static size_t dn_stream_bytes;
 
-static size_t dn_default_stream_bytes(void) {
-    long l3 = -1;
-#ifdef _SC_LEVEL3_CACHE_SIZE
-    l3 = sysconf(_SC_LEVEL3_CACHE_SIZE);
+#ifdef __linux__
+/* The first line of a small sysfs file, or "" if it cannot be read. */
+static void dn_read_line(const char *path, char *buf, size_t n) {
+    buf[0] = 0;
+    FILE *f = fopen(path, "r");
+    if (!f) return;
+    if (!fgets(buf, (int)n, f)) buf[0] = 0;
+    fclose(f);
+}
+
+/* CPU 0's last-level cache from sysfs: its size in bytes over the number
+ * of CPUs sharing it (shared_cpu_list, "0-7,64-71"), or 0 if unknown. */
+static size_t dn_llc_share_sysfs(void) {
+    size_t best_level = 0, bytes = 0, cpus = 0;
+    for (int k = 0; k < 16; ++k) {
+        char path[96], line[256];
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/level", k);
+        dn_read_line(path, line, sizeof line);
+        const size_t level = strtoul(line, NULL, 10);
+        if (level <= best_level) continue;
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/type", k);
+        dn_read_line(path, line, sizeof line);
+        if (strncmp(line, "Instruction", 11) == 0) continue;
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/size", k);
+        dn_read_line(path, line, sizeof line);
+        char *end;
+        size_t size = strtoul(line, &end, 10);
+        if (*end == 'K') size <<= 10;
+        else if (*end == 'M') size <<= 20;
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/shared_cpu_list", k);
+        dn_read_line(path, line, sizeof line);
+        size_t n = 0;
+        for (char *p = line; *p >= '0' && *p <= '9';) {
+            const size_t lo = strtoul(p, &p, 10);
+            size_t hi = lo;
+            if (*p == '-') hi = strtoul(p + 1, &p, 10);
+            n += hi >= lo ? hi - lo + 1 : 1;
+            if (*p == ',') ++p;
+        }
+        if (size && n) best_level = level, bytes = size, cpus = n;
+    }
+    return cpus ? bytes / cpus : 0;
+}
 #endif
-    return l3 > 0 ? (size_t)l3 / 2 : (size_t)16 << 20;
+
+static size_t dn_default_stream_bytes(void) {
+    size_t share = 0;
+#ifdef __linux__
+    share = dn_llc_share_sysfs();
+#endif
+#ifdef _SC_LEVEL3_CACHE_SIZE
+    if (!share) {
+        const long l3 = sysconf(_SC_LEVEL3_CACHE_SIZE), cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        if (l3 > 0) share = (size_t)l3 / (size_t)(cpus > 0 ? cpus : 1);
+    }
+#endif
+    if (!share) return (size_t)16 << 20;
+    return share / 2 > ((size_t)1 << 20) ? share / 2 : (size_t)1 << 20;
 }
 
 size_t dn_set_stream_threshold(size_t bytes) {

@@ -81,8 +81,11 @@ int dn_set_isa(const char *name);
 /* Outputs of at least this many bytes are written with non-temporal
  * (streaming) stores, which skip the read-for-ownership of each line;
  * smaller outputs, which may stay in cache, use ordinary stores. Default:
- * half the last-level cache size (16 MiB where it is unknown): beyond it an
- * output and its input do not fit in that cache together. Setting 0
+ * half of one CPU's share of the last-level cache (its size over the CPUs
+ * sharing it; at least 1 MiB, 16 MiB where it is unknown): a call may be
+ * one of several running at once, one per CPU (a caller splitting rows
+ * over threads), and beyond that share an output and its input do not fit
+ * in the cache together. Setting 0
  * restores the default; returns the previous value. A tuning knob for
  * benchmarks and tests. */
 size_t dn_set_stream_threshold(size_t bytes);

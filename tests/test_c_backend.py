@@ -231,6 +231,50 @@ def test_streaming_stores_agree(isa: str, op: str, dtype: type) -> None:
     np.testing.assert_array_equal(dx_s, dx_p)
 
 
+def _llc_share_from_sysfs() -> int | None:
+    """CPU 0's highest-level data cache over the CPUs sharing it, read here
+    independently of the C parser; None where sysfs does not say."""
+    import glob
+    import os
+
+    best = None
+    for d in glob.glob("/sys/devices/system/cpu/cpu0/cache/index*"):
+        try:
+            def read(name: str, d: str = d) -> str:
+                with open(os.path.join(d, name)) as f:
+                    return f.read().strip()
+            level, kind, size, shared = read("level"), read("type"), read("size"), read("shared_cpu_list")
+        except OSError:
+            continue
+        if kind == "Instruction":
+            continue
+        scale = {"K": 1 << 10, "M": 1 << 20}.get(size[-1], 1)
+        nbytes = int(size.rstrip("KM")) * scale
+        cpus = 0
+        for part in shared.split(","):
+            lo, _, hi = part.partition("-")
+            cpus += int(hi or lo) - int(lo) + 1
+        if best is None or int(level) > best[0]:
+            best = (int(level), nbytes // cpus)
+    return None if best is None else best[1]
+
+
+def test_default_stream_threshold_is_half_a_cpus_cache_share() -> None:
+    """The default streaming threshold is half of one CPU's share of the
+    last-level cache (a call may be one chunk of several running at once),
+    at least 1 MiB."""
+    from dynorm._dynorm_c import lib
+
+    share = _llc_share_from_sysfs()
+    if share is None:
+        pytest.skip("no cache description in sysfs on this system")
+    old = lib.dn_set_stream_threshold(0)
+    try:
+        assert lib.dn_get_stream_threshold() == max(share // 2, 1 << 20)
+    finally:
+        lib.dn_set_stream_threshold(old)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("op", OPS)
 def test_nan_and_inf_stay_in_their_row(isa: str, op: str, dtype: type) -> None:
