@@ -156,8 +156,11 @@ int dn_set_isa(const char *name) {
 static size_t dn_stream_bytes;
 
 #ifdef __linux__
-/* The first line of a small sysfs file, or "" if it cannot be read. */
-static void dn_read_line(const char *path, char *buf, size_t n) {
+/* The first line of cpu0's cache index k's sysfs file `name` (level, type,
+ * size, shared_cpu_list), or "" if it cannot be read. */
+static void dn_cache_attr(int k, const char *name, char *buf, size_t n) {
+    char path[96];
+    snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/%s", k, name);
     buf[0] = 0;
     FILE *f = fopen(path, "r");
     if (!f) return;
@@ -170,22 +173,18 @@ static void dn_read_line(const char *path, char *buf, size_t n) {
 static size_t dn_llc_share_sysfs(void) {
     size_t best_level = 0, bytes = 0, cpus = 0;
     for (int k = 0; k < 16; ++k) {
-        char path[96], line[256];
-        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/level", k);
-        dn_read_line(path, line, sizeof line);
+        char line[256];
+        dn_cache_attr(k, "level", line, sizeof line);
         const size_t level = strtoul(line, NULL, 10);
         if (level <= best_level) continue;
-        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/type", k);
-        dn_read_line(path, line, sizeof line);
+        dn_cache_attr(k, "type", line, sizeof line);
         if (strncmp(line, "Instruction", 11) == 0) continue;
-        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/size", k);
-        dn_read_line(path, line, sizeof line);
+        dn_cache_attr(k, "size", line, sizeof line);
         char *end;
         size_t size = strtoul(line, &end, 10);
         if (*end == 'K') size <<= 10;
         else if (*end == 'M') size <<= 20;
-        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/shared_cpu_list", k);
-        dn_read_line(path, line, sizeof line);
+        dn_cache_attr(k, "shared_cpu_list", line, sizeof line);
         size_t n = 0;
         for (char *p = line; *p >= '0' && *p <= '9';) {
             const size_t lo = strtoul(p, &p, 10);

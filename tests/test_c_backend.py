@@ -237,13 +237,15 @@ def _llc_share_from_sysfs() -> int | None:
     import glob
     import os
 
+    def read(d: str, name: str) -> str:
+        with open(os.path.join(d, name)) as f:
+            return f.read().strip()
+
     best = None
     for d in glob.glob("/sys/devices/system/cpu/cpu0/cache/index*"):
         try:
-            def read(name: str, d: str = d) -> str:
-                with open(os.path.join(d, name)) as f:
-                    return f.read().strip()
-            level, kind, size, shared = read("level"), read("type"), read("size"), read("shared_cpu_list")
+            level, kind, size, shared = (read(d, name) for name in
+                                         ("level", "type", "size", "shared_cpu_list"))
         except OSError:
             continue
         if kind == "Instruction":
