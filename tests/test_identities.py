@@ -1,4 +1,4 @@
-"""The identities that carry the science (DESIGN.md section 1)."""
+"""The identities that carry the science (docs/design.md §1)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""dynorm.theory: every identity of DESIGN.md section 1, the fitter, the
+"""dynorm.theory: every identity of docs/design.md §1, the fitter, the
 published numbers, and the calibration ``fit``.
 
 The fitter is checked against an independent brute-force search (a dense

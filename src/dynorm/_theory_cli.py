@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p = subparsers.add_parser(
         "reproduce",
         help="reproduce the outlier experiment: DyT vs DyISRU fitted to LayerNorm",
-        description="Run the outlier experiment of DESIGN.md section 1, print the "
+        description="Run the outlier experiment of docs/design.md §1, print the "
         "published and reproduced numbers, and write the figures (with matplotlib).",
     )
     p.add_argument("--outdir", default=".", help="where to write the PNGs (default: .)")

@@ -5,7 +5,7 @@
   exact), the bounds and the initial-value map ``beta0 = 1/alpha0^2``.
 * :mod:`.lsq` -- a one-parameter least-squares fitter (safeguarded Newton in
   ``log p``) used for every fit.
-* :mod:`.experiment` -- the outlier experiment of DESIGN.md section 1,
+* :mod:`.experiment` -- the outlier experiment of docs/design.md §1,
   reproducing alpha = 0.0486, beta = 301.06, mean |residual| 0.328 / 0.0048.
 * ``softplus`` / ``softplus_inverse``: the parametrisation that keeps alpha
   and beta positive (re-exported from :mod:`dynorm.reference`).

@@ -1,6 +1,6 @@
 """Where DyT and DyISRU come from: RMSNorm, its Jacobian, and two decouplings.
 
-Notation (DESIGN.md section 1). One row ``x`` of ``C`` channels, no affine
+Notation (docs/design.md §1). One row ``x`` of ``C`` channels, no affine
 parameters and no ``eps``:
 
 * RMSNorm    ``y_i = sqrt(C) x_i / ||x||``

@@ -1,4 +1,4 @@
-"""The outlier experiment of DESIGN.md section 1: how LayerNorm treats an outlier.
+"""The outlier experiment of docs/design.md §1: how LayerNorm treats an outlier.
 
 One row of ``C`` Gaussian channels, ``x = sort(sigma * randn(C))`` from the
 legacy NumPy seed. For ``k = 1..steps`` take a fresh copy, add ``shift * k``
@@ -129,7 +129,7 @@ def outlier_rows(
 def outlier_experiment(
     seed: int = 1, channels: int = 100, sigma: float = 2.0, steps: int = 9, shift: float = 5.0
 ) -> OutlierExperiment:
-    """Run the outlier experiment of DESIGN.md section 1 (see the module docstring).
+    """Run the outlier experiment of docs/design.md §1 (see the module docstring).
 
     The defaults reproduce the published alpha = 0.0486, beta = 301.06 and
     mean absolute residuals 0.328 (DyT) and 0.0048 (DyISRU).
