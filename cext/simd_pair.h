@@ -43,7 +43,7 @@
     DN_INLINE P##x2 P##x2_select_gt(P##x2 a, P##x2 b, P##x2 x, P##x2 y) {    \
         P##x2 r = {P##_select_gt(a.a, b.a, x.a, y.a), P##_select_gt(a.b, b.b, x.b, y.b)}; \
         return r; }                                                            \
-    DN_PAIR_OP1(P, abs) DN_PAIR_OP1(P, neg) DN_PAIR_OP1(P, shl_mant)           \
+    DN_PAIR_OP1(P, abs) DN_PAIR_OP1(P, neg) DN_PAIR_OP1(P, shl_mant) DN_PAIR_OP1(P, rsqrt)           \
     DN_PAIR_OP2(P, add) DN_PAIR_OP2(P, sub) DN_PAIR_OP2(P, mul)                \
     DN_PAIR_OP2(P, div) DN_PAIR_OP2(P, div_sqrt) DN_PAIR_OP2(P, min)           \
     DN_PAIR_OP2(P, max) DN_PAIR_OP2(P, copysign)                               \

@@ -1,0 +1,177 @@
+/* check.c - every argument check, once per call, from the op's descriptor.
+ *
+ * dn_run calls dn_check before anything runs: a failing call touches no
+ * output. The checks, in order (the first failing one decides the status):
+ *   NULL       out, x (and dy and every saved statistic in the backward)
+ *              when rows > 0
+ *   sizes      cols > 0; each matrix's row stride >= cols when rows > 1;
+ *              each array's extent in bytes fits in size_t and in the
+ *              address space (a matrix spans (rows - 1) * ld + cols
+ *              elements, a vector its length)
+ *   scalars    the op's domain (dynorm.h's list; eps >= 0 and finite for
+ *              the row-statistics ops)
+ *   aliasing   no output overlaps an input or another output, except y == x
+ *              in the forward and dx == dy in the backward with equal
+ *              strides (the kernels read each element before writing it)
+ * Unused fields of dn_args (dy in a forward, the bias of RMSNorm, ...) are
+ * not read. */
+#include "internal.h"
+
+#include <math.h>
+#include <stdint.h>
+
+/* What the generic checks need to know of an op. */
+typedef struct {
+    unsigned char stats;   /* per-row statistics (forward out, backward in) */
+    unsigned char bias;    /* forward b, backward db */
+    unsigned char grads;   /* learnable scalars: ds[0 .. grads) */
+    int (*domain)(const double *s);
+} dn_op_desc;
+
+/* ---- the descriptors, generated from the op list ---- */
+
+static int dn_eps_domain(const double *s) { return s[0] >= 0 && isfinite(s[0]); }
+
+/* The element-wise ops' domains: a function of the scalars by name, called
+ * with s[0], s[1], ... (DN_NARGS counts the names, up to 3). */
+#define DN_NARGS(...) DN_NARGS_(__VA_ARGS__, 3, 2, 1, 0)
+#define DN_NARGS_(a, b, c, n, ...) n
+#define DN_CAT_(a, b) a##b
+#define DN_CAT(a, b) DN_CAT_(a, b)
+#define DN_APPLY_1(f, s) f(s[0])
+#define DN_APPLY_2(f, s) f(s[0], s[1])
+#define DN_APPLY_3(f, s) f(s[0], s[1], s[2])
+#define DN_APPLY(n, f, s) DN_CAT(DN_APPLY_, n)(f, s)
+
+#define DN_EW_DOMAIN(name, NAME, sdecl, snames, domain, gdecl, gnames)         \
+    static int dn_domain_##name sdecl { return DN_UNPAREN domain; }            \
+    static int dn_domain_##name##_s(const double *s) {                         \
+        return DN_APPLY(DN_NARGS snames, dn_domain_##name, s);                 \
+    }
+DN_ELEMENTWISE_OPS(DN_EW_DOMAIN)
+#undef DN_EW_DOMAIN
+
+#define DN_ROWSTAT_DESC(name, NAME, nstats, has_bias)                          \
+    [DN_OP_##NAME] = {nstats, has_bias, 0, dn_eps_domain},
+#define DN_EW_DESC(name, NAME, sdecl, snames, domain, gdecl, gnames)           \
+    [DN_OP_##NAME] = {0, 1, DN_NARGS gnames, dn_domain_##name##_s},
+static const dn_op_desc dn_ops[DN_NOPS] = {
+    DN_ROWSTAT_OPS(DN_ROWSTAT_DESC)
+    DN_ELEMENTWISE_OPS(DN_EW_DESC)
+};
+#undef DN_ROWSTAT_DESC
+#undef DN_EW_DESC
+
+int dn_op_grads(int op) { return dn_ops[op].grads; }
+
+/* ---- spans and overlap ---- */
+
+/* A memory range [p, p + bytes); bytes == 0 (or p == NULL) overlaps nothing. */
+typedef struct { uintptr_t p; size_t bytes; } dn_span;
+
+static int dn_overlap(dn_span a, dn_span b) {
+    if (!a.bytes || !b.bytes) return 0;
+    return a.p < b.p + b.bytes && b.p < a.p + a.bytes;
+}
+
+/* The bytes of a strided matrix, (rows - 1) * ld + cols elements, or
+ * SIZE_MAX when that overflows (cols > 0; ld >= cols when rows > 1).
+ * Conservative for aliasing: rows interleaved with another matrix's rows
+ * (two column blocks of one array) count as overlap. */
+static size_t dn_mat_bytes(size_t rows, size_t cols, size_t ld, size_t elem) {
+    if (!rows) return 0;
+    const size_t lim = SIZE_MAX / elem;
+    if (cols > lim || (rows > 1 && ld > (lim - cols) / (rows - 1))) return SIZE_MAX;
+    return ((rows - 1) * ld + cols) * elem;
+}
+
+static size_t dn_vec_bytes(size_t n, size_t elem) {
+    return n > SIZE_MAX / elem ? SIZE_MAX : n * elem;
+}
+
+/* An array given by the call: where it is and its extent. An absent array
+ * (NULL, or rows == 0) spans nothing. */
+typedef struct { const void *p; size_t bytes; } dn_array;
+
+static dn_span dn_as_span(dn_array a) {
+    dn_span s = {(uintptr_t)a.p, a.p ? a.bytes : 0};
+    return s;
+}
+
+/* ---- the check ---- */
+
+int dn_check(int op, int dir, int f64, const dn_args *a) {
+    const dn_op_desc *d = &dn_ops[op];
+    const size_t elem = f64 ? sizeof(double) : sizeof(float);
+    const size_t rows = a->rows, cols = a->cols;
+    const int bwd = dir == 1, grads = bwd ? d->grads : 0;
+
+    /* NULL */
+    if (rows) {
+        if (!a->out || !a->x) return DN_ERR_NULL;
+        if (bwd) {
+            if (!a->dy) return DN_ERR_NULL;
+            for (int k = 0; k < d->stats; ++k)
+                if (!a->stat[k]) return DN_ERR_NULL;
+        }
+    }
+
+    /* sizes and strides */
+    if (cols == 0) return DN_ERR_SIZE;
+    const size_t ld[3] = {a->ldo, a->ldx, a->lddy};
+    const int nmat = bwd ? 3 : 2;
+    for (int k = 0; k < nmat; ++k)
+        if (rows > 1 && ld[k] < cols) return DN_ERR_STRIDE;
+
+    /* every array: outputs first, then inputs */
+    dn_array arr[12];
+    int nout = 0, n = 0;
+    arr[n++] = (dn_array){a->out, dn_mat_bytes(rows, cols, a->ldo, elem)};
+    if (bwd) {
+        arr[n++] = (dn_array){a->dw, dn_vec_bytes(cols, sizeof(double))};
+        if (d->bias) arr[n++] = (dn_array){a->db, dn_vec_bytes(cols, sizeof(double))};
+        for (int k = 0; k < grads; ++k) arr[n++] = (dn_array){a->ds[k], sizeof(double)};
+    } else {
+        for (int k = 0; k < d->stats; ++k) arr[n++] = (dn_array){a->stat[k], dn_vec_bytes(rows, elem)};
+    }
+    nout = n;
+    const int in_x = n;
+    arr[n++] = (dn_array){a->x, dn_mat_bytes(rows, cols, a->ldx, elem)};
+    int in_dy = -1;
+    arr[n++] = (dn_array){a->w, dn_vec_bytes(cols, elem)};
+    if (bwd) {
+        in_dy = n;
+        arr[n++] = (dn_array){a->dy, dn_mat_bytes(rows, cols, a->lddy, elem)};
+        for (int k = 0; k < d->stats; ++k) arr[n++] = (dn_array){a->stat[k], dn_vec_bytes(rows, elem)};
+    } else if (d->bias) {
+        arr[n++] = (dn_array){a->b, dn_vec_bytes(cols, elem)};
+    }
+    for (int k = 0; k < n; ++k)
+        if (arr[k].p && (arr[k].bytes == SIZE_MAX || !dn_span_ok(arr[k].p, arr[k].bytes)))
+            return DN_ERR_SIZE;
+    /* (SIZE_MAX: an extent that overflows; no array can have it) */
+
+    /* scalars */
+    if (!d->domain(a->s)) return DN_ERR_ARG;
+
+    /* aliasing: each output against every later array, the one in-place
+     * pair excepted */
+    const int inplace = bwd ? (a->out == a->dy && a->ldo == a->lddy)
+                            : (a->out == a->x && a->ldo == a->ldx);
+    const int inplace_in = bwd ? in_dy : in_x;
+    for (int o = 0; o < nout; ++o)
+        for (int k = o + 1; k < n; ++k) {
+            if (o == 0 && k == inplace_in && inplace) continue;
+            if (dn_overlap(dn_as_span(arr[o]), dn_as_span(arr[k]))) return DN_ERR_ALIAS;
+        }
+    return DN_OK;
+}
+
+void dn_clear_unused(int op, int dir, dn_args *a) {
+    const dn_op_desc *d = &dn_ops[op];
+    for (int k = d->stats; k < 2; ++k) a->stat[k] = NULL;
+    for (int k = dir ? d->grads : 0; k < 2; ++k) a->ds[k] = NULL;
+    if (!d->bias || dir) a->b = NULL;
+    if (!d->bias || !dir) a->db = NULL;
+    if (!dir) a->dy = NULL, a->lddy = 0, a->dw = NULL;
+}
