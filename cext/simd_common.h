@@ -14,7 +14,7 @@
  *   stream(p,v)           non-temporal store, p aligned to the vector size
  *   DN_STREAM_LINE_VECS   vectors whose streamed stores fill one 64-byte
  *                         line (1 where stream is a plain store)
- *   set1 zero add sub mul div sqrt neg abs
+ *   set1 zero add sub mul div neg abs
  *   rsqrt(a)              1/sqrt(a) for finite a > 0, to within a few
  *                         float ULP (AVX-512: estimate + one Newton step)
  *   div_sqrt(x,q)         x/sqrt(q) for finite q > 0: correctly rounded
@@ -52,7 +52,6 @@
 
 /* Prefetch never faults, so addresses past the end of an array are fine. */
 #define dn_prefetch(p) __builtin_prefetch((const void *)(p), 0, 3)
-#define dn_prefetchw(p) __builtin_prefetch((const void *)(p), 1, 3)
 
 DN_INLINE uint32_t dn_f32_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
 DN_INLINE float dn_f32_from_bits(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }

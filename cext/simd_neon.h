@@ -40,7 +40,6 @@ DN_INLINE vf32 vf32_add(vf32 a, vf32 b) { return vaddq_f32(a, b); }
 DN_INLINE vf32 vf32_sub(vf32 a, vf32 b) { return vsubq_f32(a, b); }
 DN_INLINE vf32 vf32_mul(vf32 a, vf32 b) { return vmulq_f32(a, b); }
 DN_INLINE vf32 vf32_div(vf32 a, vf32 b) { return vdivq_f32(a, b); }
-DN_INLINE vf32 vf32_sqrt(vf32 a) { return vsqrtq_f32(a); }
 DN_INLINE vf32 vf32_fma(vf32 a, vf32 b, vf32 c) { return vfmaq_f32(c, a, b); }
 DN_INLINE vf32 vf32_fnma(vf32 a, vf32 b, vf32 c) { return vfmsq_f32(c, a, b); }
 DN_INLINE vf32 vf32_min(vf32 x, vf32 c) { return vminq_f32(x, c); }
@@ -84,7 +83,6 @@ DN_INLINE vf64 vf64_add(vf64 a, vf64 b) { return vaddq_f64(a, b); }
 DN_INLINE vf64 vf64_sub(vf64 a, vf64 b) { return vsubq_f64(a, b); }
 DN_INLINE vf64 vf64_mul(vf64 a, vf64 b) { return vmulq_f64(a, b); }
 DN_INLINE vf64 vf64_div(vf64 a, vf64 b) { return vdivq_f64(a, b); }
-DN_INLINE vf64 vf64_sqrt(vf64 a) { return vsqrtq_f64(a); }
 DN_INLINE vf64 vf64_fma(vf64 a, vf64 b, vf64 c) { return vfmaq_f64(c, a, b); }
 DN_INLINE vf64 vf64_fnma(vf64 a, vf64 b, vf64 c) { return vfmsq_f64(c, a, b); }
 DN_INLINE vf64 vf64_min(vf64 x, vf64 c) { return vminq_f64(x, c); }
