@@ -319,10 +319,13 @@ int main(int argc, char **argv) {
         printf("%d\n", dn_get_num_threads());
         return 0;
     }
-    check_settings();
+    /* --no-fork: for qemu-user (make neon), whose 7.2 aborts in the forked
+     * child of a process with threads */
+    const int fork_ok = !(argc > 1 && strcmp(argv[1], "--no-fork") == 0);
+    if (fork_ok) check_settings();
     check_counts();
     check_concurrent();
-    check_fork();
+    if (fork_ok) check_fork();
     printf("threads (default %d) checked\n%d passed, %d failed\n", dn_get_num_threads(), checks - failures, failures);
     return failures ? 1 : 0;
 }
