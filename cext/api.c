@@ -98,11 +98,10 @@ int dn_run(int op, int dir, int f64, const dn_args *args) {
     if (op < 0 || op >= DN_NOPS || (dir != 0 && dir != 1) || (f64 != 0 && f64 != 1)) return DN_ERR_ARG;
     const dn_kernels *t = dn_active_kernels();
     if (!t) return DN_ERR_ISA;
-    int st = dn_check(op, dir, f64, args);
+    dn_args a = *args;
+    const int st = dn_check(op, dir, f64, &a);
     if (st) return st;
 
-    dn_args a = *args;
-    dn_clear_unused(op, dir, &a);
     const size_t elem = f64 ? sizeof(double) : sizeof(float);
     const size_t bytes = a.rows * a.cols * elem; /* fits: checked */
     a.stream = dn_stream_decision(a.out, bytes, elem);

@@ -64,20 +64,13 @@ static const dn_op_desc dn_ops[DN_NOPS] = {
 
 int dn_op_grads(int op) { return dn_ops[op].grads; }
 
-/* ---- spans and overlap ---- */
-
-/* A memory range [p, p + bytes); bytes == 0 (or p == NULL) overlaps nothing. */
-typedef struct { uintptr_t p; size_t bytes; } dn_span;
-
-static int dn_overlap(dn_span a, dn_span b) {
-    if (!a.bytes || !b.bytes) return 0;
-    return a.p < b.p + b.bytes && b.p < a.p + a.bytes;
-}
+/* ---- extents ---- */
 
 /* The bytes of a strided matrix, (rows - 1) * ld + cols elements, or
- * SIZE_MAX when that overflows (cols > 0; ld >= cols when rows > 1).
- * Conservative for aliasing: rows interleaved with another matrix's rows
- * (two column blocks of one array) count as overlap. */
+ * SIZE_MAX when that overflows (cols > 0; ld >= cols when rows > 1; no
+ * array can span SIZE_MAX bytes). Conservative for aliasing: rows
+ * interleaved with another matrix's rows (two column blocks of one array)
+ * count as overlap. */
 static size_t dn_mat_bytes(size_t rows, size_t cols, size_t ld, size_t elem) {
     if (!rows) return 0;
     const size_t lim = SIZE_MAX / elem;
@@ -89,89 +82,71 @@ static size_t dn_vec_bytes(size_t n, size_t elem) {
     return n > SIZE_MAX / elem ? SIZE_MAX : n * elem;
 }
 
-/* An array given by the call: where it is and its extent. An absent array
- * (NULL, or rows == 0) spans nothing. */
-typedef struct { const void *p; size_t bytes; } dn_array;
+/* A call's arrays as address ranges [lo, hi), the outputs first; absent
+ * ones (NULL, or no bytes) are left out. `bad`: an extent overflowed. */
+typedef struct { uintptr_t lo, hi; } dn_span;
+typedef struct {
+    dn_span s[12];
+    int n, bad;
+} dn_spans;
 
-static dn_span dn_as_span(dn_array a) {
-    dn_span s = {(uintptr_t)a.p, a.p ? a.bytes : 0};
-    return s;
+/* Add an array; returns its index, or -1 if it is absent. */
+static int dn_add(dn_spans *l, const void *p, size_t bytes) {
+    if (!p || !bytes) return -1;
+    if (bytes == SIZE_MAX || !dn_span_ok(p, bytes)) { l->bad = 1; return -1; }
+    l->s[l->n].lo = (uintptr_t)p, l->s[l->n].hi = (uintptr_t)p + bytes;
+    return l->n++;
 }
 
 /* ---- the check ---- */
 
-int dn_check(int op, int dir, int f64, const dn_args *a) {
+int dn_check(int op, int dir, int f64, dn_args *a) {
     const dn_op_desc *d = &dn_ops[op];
     const size_t elem = f64 ? sizeof(double) : sizeof(float);
     const size_t rows = a->rows, cols = a->cols;
-    const int bwd = dir == 1, grads = bwd ? d->grads : 0;
 
-    /* NULL */
-    if (rows) {
-        if (!a->out || !a->x) return DN_ERR_NULL;
-        if (bwd) {
-            if (!a->dy) return DN_ERR_NULL;
-            for (int k = 0; k < d->stats; ++k)
-                if (!a->stat[k]) return DN_ERR_NULL;
-        }
-    }
-
-    /* sizes and strides */
-    if (cols == 0) return DN_ERR_SIZE;
-    const size_t ld[3] = {a->ldo, a->ldx, a->lddy};
-    const int nmat = bwd ? 3 : 2;
-    for (int k = 0; k < nmat; ++k)
-        if (rows > 1 && ld[k] < cols) return DN_ERR_STRIDE;
-
-    /* every array: outputs first, then inputs */
-    dn_array arr[12];
-    int nout = 0, n = 0;
-    arr[n++] = (dn_array){a->out, dn_mat_bytes(rows, cols, a->ldo, elem)};
-    if (bwd) {
-        arr[n++] = (dn_array){a->dw, dn_vec_bytes(cols, sizeof(double))};
-        if (d->bias) arr[n++] = (dn_array){a->db, dn_vec_bytes(cols, sizeof(double))};
-        for (int k = 0; k < grads; ++k) arr[n++] = (dn_array){a->ds[k], sizeof(double)};
-    } else {
-        for (int k = 0; k < d->stats; ++k) arr[n++] = (dn_array){a->stat[k], dn_vec_bytes(rows, elem)};
-    }
-    nout = n;
-    const int in_x = n;
-    arr[n++] = (dn_array){a->x, dn_mat_bytes(rows, cols, a->ldx, elem)};
-    int in_dy = -1;
-    arr[n++] = (dn_array){a->w, dn_vec_bytes(cols, elem)};
-    if (bwd) {
-        in_dy = n;
-        arr[n++] = (dn_array){a->dy, dn_mat_bytes(rows, cols, a->lddy, elem)};
-        for (int k = 0; k < d->stats; ++k) arr[n++] = (dn_array){a->stat[k], dn_vec_bytes(rows, elem)};
-    } else if (d->bias) {
-        arr[n++] = (dn_array){a->b, dn_vec_bytes(cols, elem)};
-    }
-    for (int k = 0; k < n; ++k)
-        if (arr[k].p && (arr[k].bytes == SIZE_MAX || !dn_span_ok(arr[k].p, arr[k].bytes)))
-            return DN_ERR_SIZE;
-    /* (SIZE_MAX: an extent that overflows; no array can have it) */
-
-    /* scalars */
-    if (!d->domain(a->s)) return DN_ERR_ARG;
-
-    /* aliasing: each output against every later array, the one in-place
-     * pair excepted */
-    const int inplace = bwd ? (a->out == a->dy && a->ldo == a->lddy)
-                            : (a->out == a->x && a->ldo == a->ldx);
-    const int inplace_in = bwd ? in_dy : in_x;
-    for (int o = 0; o < nout; ++o)
-        for (int k = o + 1; k < n; ++k) {
-            if (o == 0 && k == inplace_in && inplace) continue;
-            if (dn_overlap(dn_as_span(arr[o]), dn_as_span(arr[k]))) return DN_ERR_ALIAS;
-        }
-    return DN_OK;
-}
-
-void dn_clear_unused(int op, int dir, dn_args *a) {
-    const dn_op_desc *d = &dn_ops[op];
+    /* the fields this op and direction do not use are not read */
     for (int k = d->stats; k < 2; ++k) a->stat[k] = NULL;
     for (int k = dir ? d->grads : 0; k < 2; ++k) a->ds[k] = NULL;
     if (!d->bias || dir) a->b = NULL;
     if (!d->bias || !dir) a->db = NULL;
     if (!dir) a->dy = NULL, a->lddy = 0, a->dw = NULL;
+
+    /* NULL */
+    if (rows) {
+        if (!a->out || !a->x || (dir && !a->dy)) return DN_ERR_NULL;
+        for (int k = 0; dir && k < d->stats; ++k)
+            if (!a->stat[k]) return DN_ERR_NULL;
+    }
+
+    /* sizes and strides */
+    if (cols == 0) return DN_ERR_SIZE;
+    if (rows > 1 && (a->ldo < cols || a->ldx < cols || (dir && a->lddy < cols))) return DN_ERR_STRIDE;
+    dn_spans l;
+    l.n = l.bad = 0;
+    dn_add(&l, a->out, dn_mat_bytes(rows, cols, a->ldo, elem));
+    for (int k = 0; !dir && k < d->stats; ++k) dn_add(&l, a->stat[k], dn_vec_bytes(rows, elem));
+    dn_add(&l, a->dw, dn_vec_bytes(cols, sizeof(double)));
+    dn_add(&l, a->db, dn_vec_bytes(cols, sizeof(double)));
+    for (int k = 0; k < 2; ++k) dn_add(&l, a->ds[k], sizeof(double));
+    const int nout = l.n;
+    const int in_x = dn_add(&l, a->x, dn_mat_bytes(rows, cols, a->ldx, elem));
+    const int in_dy = dn_add(&l, a->dy, dn_mat_bytes(rows, cols, a->lddy, elem));
+    for (int k = 0; dir && k < d->stats; ++k) dn_add(&l, a->stat[k], dn_vec_bytes(rows, elem));
+    dn_add(&l, a->w, dn_vec_bytes(cols, elem));
+    dn_add(&l, a->b, dn_vec_bytes(cols, elem));
+    if (l.bad) return DN_ERR_SIZE;
+
+    /* scalars */
+    if (!d->domain(a->s)) return DN_ERR_ARG;
+
+    /* aliasing: each output against every later array, except the output
+     * matrix against the one input it may replace */
+    const int inplace = dir ? (a->out == a->dy && a->ldo == a->lddy ? in_dy : -1)
+                            : (a->out == a->x && a->ldo == a->ldx ? in_x : -1);
+    for (int o = 0; o < nout; ++o)
+        for (int k = o + 1; k < l.n; ++k)
+            if (!(o == 0 && k == inplace) && l.s[o].lo < l.s[k].hi && l.s[k].lo < l.s[o].hi)
+                return DN_ERR_ALIAS;
+    return DN_OK;
 }

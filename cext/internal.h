@@ -109,11 +109,10 @@ int dn_stream_decision(const void *out, size_t bytes, size_t elem);
 
 /* ---- check.c ---- */
 /* Every argument check of dn_run, from the op's descriptor: DN_OK or the
- * status to return. `op`, `dir`, `f64` are valid. */
-int dn_check(int op, int dir, int f64, const dn_args *a);
-/* Set the fields of `a` the op does not use in direction `dir` to NULL,
- * so that nothing downstream reads them. */
-void dn_clear_unused(int op, int dir, dn_args *a);
+ * status to return. Also sets the fields the op does not use in direction
+ * `dir` to NULL, so that nothing downstream reads them. `op`, `dir` and
+ * `f64` are valid. */
+int dn_check(int op, int dir, int f64, dn_args *a);
 /* The learnable scalars' count of each op (DyISRU: 1, beta). */
 int dn_op_grads(int op);
 /* p + bytes does not wrap around the address space (else the array cannot
