@@ -12,7 +12,6 @@
  * generated from dynorm.h's list. */
 #include "internal.h"
 
-#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,8 +43,10 @@ typedef struct {
     size_t stride, off_db, off_ds;
 } dn_split;
 
+/* Chunk k's first row: blocks * k / n blocks in (without overflow) */
 static size_t dn_chunk_row(const dn_split *sp, int k) {
-    const size_t r = sp->blocks * (size_t)k / (size_t)sp->n * DN_CHUNK_ROWS;
+    const size_t n = (size_t)sp->n, b = sp->blocks / n * (size_t)k + sp->blocks % n * (size_t)k / n;
+    const size_t r = b * DN_CHUNK_ROWS;
     return r < sp->a->rows ? r : sp->a->rows;
 }
 
@@ -105,22 +106,22 @@ int dn_run(int op, int dir, int f64, const dn_args *args) {
     const size_t elem = f64 ? sizeof(double) : sizeof(float);
     const size_t bytes = a.rows * a.cols * elem; /* fits: checked */
     a.stream = dn_stream_decision(a.out, bytes, elem);
-    dn_split sp = {&a, dir ? t->bwd[f64][op] : t->fwd[f64][op], elem, 0, 1, 0, NULL, 0, 0, 0};
-    sp.blocks = (a.rows + DN_CHUNK_ROWS - 1) / DN_CHUNK_ROWS;
 
+    dn_split sp;
+    memset(&sp, 0, sizeof sp);
+    sp.a = &a, sp.kernel = dir ? t->bwd[f64][op] : t->fwd[f64][op], sp.elem = elem, sp.n = 1;
+    sp.blocks = (a.rows + DN_CHUNK_ROWS - 1) / DN_CHUNK_ROWS;
     const int threads = dn_get_num_threads();
     if (threads > 1 && sp.blocks > 1 && bytes >= dn_get_parallel_threshold()) {
         sp.n = (size_t)threads < sp.blocks ? threads : (int)sp.blocks;
-        if (dir) {
+        if (dir) { /* the partial sums of chunks 1 .. n-1 */
             sp.grads = dn_op_grads(op);
             sp.off_db = a.dw ? a.cols : 0;
             sp.off_ds = sp.off_db + (a.db ? a.cols : 0);
             sp.stride = sp.off_ds + (size_t)sp.grads;
-            if (sp.stride) {
-                if (sp.stride > SIZE_MAX / sizeof(double) / (size_t)(sp.n - 1)) sp.n = 1;
-                else if (!(sp.part = (double *)malloc(sp.stride * (size_t)(sp.n - 1) * sizeof(double))))
-                    sp.n = 1; /* run on this thread alone */
-            }
+            if (sp.stride > SIZE_MAX / sizeof(double) / (size_t)(sp.n - 1)) sp.n = 1;
+            else if (sp.stride && !(sp.part = (double *)malloc(sp.stride * (size_t)(sp.n - 1) * sizeof(double))))
+                sp.n = 1; /* no memory: on this thread alone */
         }
     }
     if (sp.n == 1) {
@@ -143,6 +144,8 @@ static dn_args dn_args_init(size_t rows, size_t cols, void *out, size_t ldo, con
     return a;
 }
 
+/* (A backward's statistics are inputs; dn_args holds both directions'
+ * in one non-const field, which the backward kernels only read.) */
 #define DN_ROWSTAT_ENTRY_POINTS(R, S, F64)                                     \
 int dn_layer_norm_fwd_##S(R *y, R *mean, R *rstd, const R *x, const R *w,      \
                           const R *b, size_t rows, size_t cols, size_t ldy,    \

@@ -109,10 +109,11 @@ int dn_set_isa(const char *name);
  * it once. */
 #define DN_MAX_THREADS 1024
 /* n >= 1: use n threads for large calls; 0: the default, which is
- * DYNORM_NUM_THREADS (read on first use) if it is an integer in
- * 1..DN_MAX_THREADS, and otherwise (unset or invalid, which is ignored) the
- * number of CPUs this process may run on. Returns the previous count, or
- * DN_ERR_ARG (changing nothing) for n < 0 or n > DN_MAX_THREADS. */
+ * DYNORM_NUM_THREADS (read on first use) if it is a decimal integer in
+ * 1..DN_MAX_THREADS (digits only, spaces around them allowed), and
+ * otherwise (unset, or any other value, which is ignored) the number of
+ * CPUs this process may run on (its affinity mask). Returns the previous
+ * count, or DN_ERR_ARG (changing nothing) for n < 0 or n > DN_MAX_THREADS. */
 int dn_set_num_threads(int n);
 int dn_get_num_threads(void);
 /* Calls whose x has fewer bytes than this run on the calling thread; 0
