@@ -22,6 +22,7 @@
 
 /* What the generic checks need to know of an op. */
 typedef struct {
+    const char *name;      /* the list's name: "layer_norm", "dyt", ... */
     unsigned char stats;   /* per-row statistics (forward out, backward in) */
     unsigned char bias;    /* forward b, backward db */
     unsigned char grads;   /* learnable scalars: ds[0 .. grads) */
@@ -52,9 +53,9 @@ DN_ELEMENTWISE_OPS(DN_EW_DOMAIN)
 #undef DN_EW_DOMAIN
 
 #define DN_ROWSTAT_DESC(name, NAME, nstats, has_bias)                          \
-    [DN_OP_##NAME] = {nstats, has_bias, 0, dn_eps_domain},
+    [DN_OP_##NAME] = {#name, nstats, has_bias, 0, dn_eps_domain},
 #define DN_EW_DESC(name, NAME, sdecl, snames, domain, gdecl, gnames)           \
-    [DN_OP_##NAME] = {0, 1, DN_NARGS gnames, dn_domain_##name##_s},
+    [DN_OP_##NAME] = {#name, 0, 1, DN_NARGS gnames, dn_domain_##name##_s},
 static const dn_op_desc dn_ops[DN_NOPS] = {
     DN_ROWSTAT_OPS(DN_ROWSTAT_DESC)
     DN_ELEMENTWISE_OPS(DN_EW_DESC)
@@ -63,6 +64,8 @@ static const dn_op_desc dn_ops[DN_NOPS] = {
 #undef DN_EW_DESC
 
 int dn_op_grads(int op) { return dn_ops[op].grads; }
+
+const char *dn_op_name(int op) { return op >= 0 && op < DN_NOPS ? dn_ops[op].name : NULL; }
 
 /* ---- extents ---- */
 

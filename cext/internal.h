@@ -115,6 +115,9 @@ int dn_stream_decision(const void *out, size_t bytes, size_t elem);
 int dn_check(int op, int dir, int f64, dn_args *a);
 /* The learnable scalars' count of each op (DyISRU: 1, beta). */
 int dn_op_grads(int op);
+/* An op's name in the list ("layer_norm", "rms_norm", "dyt", "dyisru"),
+ * or NULL for an id out of range. */
+const char *dn_op_name(int op);
 /* p + bytes does not wrap around the address space (else the array cannot
  * exist) */
 static inline int dn_span_ok(const void *p, size_t bytes) {

@@ -8,7 +8,7 @@
 
 #define DN_ISA_NAME "avx2"
 #define DN_VECTOR_BYTES 32
-/* a non-temporal store fills half a 64-byte line (see kernels.inc) */
+/* a non-temporal store fills half a 64-byte line (see kernels_common.inc) */
 #define DN_STREAM_LINE_VECS 2
 /* DyT's tanh on two vectors in lockstep (simd_pair.h) */
 #define DN_TANH_PAIR 1

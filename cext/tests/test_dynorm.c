@@ -157,6 +157,8 @@ static void check_run_args(void) {
     CHECK(dn_run(DN_OP_DYT, 0, 0, &a) == DN_OK, "dn_run rows 0");
     a.rows = 1;
     CHECK(dn_run(DN_OP_DYT, 0, 0, &a) == DN_ERR_NULL, "dn_run no x");
+    CHECK(strcmp(dn_op_name(DN_OP_LAYER_NORM), "layer_norm") == 0 && strcmp(dn_op_name(DN_OP_DYISRU), "dyisru") == 0 &&
+          dn_op_name(DN_NOPS) == NULL && dn_op_name(-1) == NULL, "dn_op_name");
 }
 
 int main(void) {
