@@ -20,14 +20,15 @@ from cffi import FFI
 
 HERE = Path(__file__).resolve().parent
 CEXT = HERE / "cext"
-SOURCES = ["dispatch.c", "isa_scalar.c", "isa_avx2.c", "isa_avx512.c", "isa_neon.c"]
+SOURCES = sorted(p.name for p in CEXT.glob("*.c") if p.name != "pyshim.c")
 
 
 def public_cdef() -> str:
     """cext/dynorm.h as cffi's cdef accepts it: no preprocessor, no extern "C"."""
     text = (CEXT / "dynorm.h").read_text()
     text = re.sub(r"#ifdef __cplusplus.*?#endif", "", text, flags=re.S)
-    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+    text = re.sub(r"^#.*?(?<!\\)$", "", text, flags=re.M | re.S)  # preprocessor, with continuations
+    return "\n".join(line for line in text.splitlines() if not line.startswith("DN_"))
 
 
 # The Python layer passes raw buffers (ffi.from_buffer of the NumPy arrays)
@@ -96,9 +97,7 @@ int dnpy_rms_norm_bwd(int f64, void *dx, void *dw, void *dy, void *x, void *rstd
 }
 int dnpy_dyt_fwd(int f64, int fast, void *y, void *x, void *w, void *b, size_t rows,
                  size_t c, double alpha) {
-    if (fast)
-        return f64 ? dn_dyt_fwd_fast_f64(D(y), D(x), D(w), D(b), rows, c, c, c, alpha)
-                   : dn_dyt_fwd_fast_f32(F(y), F(x), F(w), F(b), rows, c, c, c, alpha);
+    (void)fast;
     return f64 ? dn_dyt_fwd_f64(D(y), D(x), D(w), D(b), rows, c, c, c, alpha)
                : dn_dyt_fwd_f32(F(y), F(x), F(w), F(b), rows, c, c, c, alpha);
 }

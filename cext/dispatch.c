@@ -1,14 +1,14 @@
-/* dispatch.c - choose the instruction set once, validate every call once.
+/* dispatch.c - which instruction set runs the kernels, and whether a call's
+ * output is written with streaming stores.
  *
- * The only global mutable state of the library lives here: the pointer to
- * the kernel table in use and the streaming threshold, each read and written
- * atomically, so concurrent calls are safe (a dn_set_isa racing with running
- * calls only decides which table the next call picks up). */
+ * The kernel table in use and the streaming threshold are global state,
+ * each read and written atomically, so concurrent calls are safe (a
+ * dn_set_isa racing with running calls only decides which table the next
+ * call picks up). The thread settings live in threads.c. */
 #define _GNU_SOURCE /* sysconf(_SC_LEVEL3_CACHE_SIZE) */
 #include "dynorm.h"
 #include "internal.h"
 
-#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,6 +117,11 @@ static const dn_kernels *dn_table(void) {
     return t;
 }
 
+const dn_kernels *dn_active_kernels(void) {
+    const dn_kernels *t = dn_table();
+    return t == DN_ENV_BAD ? NULL : t;
+}
+
 int dn_isa_count(void) { return dn_isas()->count; }
 
 const char *dn_isa_name(int index) {
@@ -140,19 +145,17 @@ int dn_set_isa(const char *name) {
 /* ---- streaming threshold ----
  * Outputs at least this large are written with non-temporal stores: they
  * would not stay in the last-level cache anyway, and an ordinary store
- * first reads its line. Default: half of one CPU's share of the last-level
- * cache, where an output and the input it is computed from (every kernel
- * reads at least one array of the output's size) no longer fit in it
- * together. One CPU's share, because a call may be one of several running
- * at once on the CPUs that share the cache: a caller splitting rows over
- * threads (dynorm's Python layer does) makes one call per chunk, and each
- * call sees only its chunk. Half the whole cache was the default before; on
- * an Intel host whose 2-CPU VMs report a 480 MiB L3 it left each thread's
- * 128 MiB chunk of a 16384 x 4096 float call with ordinary stores: the
- * forwards moved their bytes at 0.86-1.10 of one-thread memcpy on two
- * threads and the backwards at 0.84-1.03, against 1.21-1.37 and 1.10-1.40
- * streamed. (Before that, the whole cache; on a host reporting 300 MiB it
- * left one core's 256 MiB output unstreamed: 0.53-0.61 against 0.71-0.89.) */
+ * first reads its line. The decision is made once per call, from the whole
+ * call's output (dn_stream_decision), and every thread's chunk of the call
+ * stores alike; it does not depend on the thread count. Default: half of
+ * one CPU's share of the last-level cache, where an output and the input it
+ * is computed from (every kernel reads at least one array of the output's
+ * size) no longer fit in it together. One CPU's share, because a call may
+ * be one of several running at once on the CPUs that share the cache (an
+ * application calling from several threads, or a call's own threads, each
+ * working through its part of the output), and half the whole cache leaves
+ * large calls unstreamed on hosts that report a large shared cache
+ * (docs/performance.md). */
 static size_t dn_stream_bytes;
 
 #ifdef __linux__
@@ -229,263 +232,8 @@ size_t dn_get_stream_threshold(void) {
     return b;
 }
 
-static int dn_stream(const void *out, size_t rows, size_t cols, size_t elem) {
-    return (uintptr_t)out % elem == 0 && rows * cols * elem >= dn_get_stream_threshold();
-}
-
-/* ---- argument checks ---- */
-
-const char *dn_strerror(int status) {
-    switch (status) {
-    case DN_OK: return "ok";
-    case DN_ERR_NULL: return "a required pointer is NULL";
-    case DN_ERR_SIZE: return "cols is 0, or the matrix size overflows size_t";
-    case DN_ERR_STRIDE: return "a row stride is smaller than cols";
-    case DN_ERR_ARG: return "a scalar is out of its domain (eps >= 0, alpha and beta finite, beta >= 0)";
-    case DN_ERR_ALIAS: return "an output overlaps an input or another output";
-    case DN_ERR_ISA: return "instruction set not available on this CPU or build (dn_set_isa or DYNORM_ISA)";
-    default: return "unknown status";
-    }
-}
-
-/* A memory range [p, p + bytes); bytes == 0 (or p == NULL) overlaps nothing. */
-typedef struct { const char *p; size_t bytes; } dn_span;
-
-static dn_span dn_vec(const void *p, size_t n, size_t elem) {
-    dn_span s = {(const char *)p, p ? n * elem : 0};
-    return s;
-}
-
-/* The extent of a strided matrix. Conservative: rows interleaved with
- * another matrix's rows (two column blocks of one array) count as overlap. */
-static dn_span dn_mat(const void *p, size_t rows, size_t cols, size_t ld, size_t elem) {
-    dn_span s = {(const char *)p, (p && rows) ? ((rows - 1) * ld + cols) * elem : 0};
-    return s;
-}
-
-static int dn_overlap(dn_span a, dn_span b) {
-    if (!a.bytes || !b.bytes) return 0;
-    return a.p < b.p + b.bytes && b.p < a.p + a.bytes;
-}
-
-/* Sizes: cols > 0; each stride >= cols when there is more than one row;
- * the largest offset fits in size_t (so every pointer computed is valid). */
-static int dn_check_dims(size_t rows, size_t cols, const size_t *ld, int nld, size_t elem) {
-    if (cols == 0) return DN_ERR_SIZE;
-    for (int k = 0; k < nld; ++k) {
-        if (rows > 1 && ld[k] < cols) return DN_ERR_STRIDE;
-        if (rows > 1 && (rows - 1) > (SIZE_MAX / elem - cols) / ld[k]) return DN_ERR_SIZE;
-    }
-    if (cols > SIZE_MAX / elem / 2) return DN_ERR_SIZE;
-    return DN_OK;
-}
-
-static int dn_finite(double v) { return isfinite(v); }
-
-/* Outputs against everything: each output span must not overlap any other
- * span, except the one input it may replace in place (same pointer and
- * stride, flagged by `inplace_ok`). */
-static int dn_check_alias(const dn_span *out, int nout, const dn_span *in, int nin,
-                          int inplace_out, int inplace_in, int inplace_ok) {
-    for (int o = 0; o < nout; ++o) {
-        for (int k = o + 1; k < nout; ++k)
-            if (dn_overlap(out[o], out[k])) return DN_ERR_ALIAS;
-        for (int k = 0; k < nin; ++k) {
-            if (o == inplace_out && k == inplace_in && inplace_ok) continue;
-            if (dn_overlap(out[o], in[k])) return DN_ERR_ALIAS;
-        }
-    }
-    return DN_OK;
-}
-
-#define DN_TABLE_OR_FAIL(t)                                                     \
-    const dn_kernels *t = dn_table();                                          \
-    if (t == DN_ENV_BAD) return DN_ERR_ISA
-
-/* ---- public entry points, for float (f32) and double (f64) ---- */
-
-#define DN_ENTRY_POINTS(R, S)                                                   \
-int dn_layer_norm_fwd_##S(R *y, R *mean, R *rstd, const R *x, const R *w,      \
-                          const R *b, size_t rows, size_t cols, size_t ldy,    \
-                          size_t ldx, double eps) {                            \
-    DN_TABLE_OR_FAIL(t);                                                        \
-    if (rows && (!y || !x)) return DN_ERR_NULL;                                          \
-    const size_t ld[2] = {ldy, ldx};                                           \
-    int st = dn_check_dims(rows, cols, ld, 2, sizeof(R));                      \
-    if (st) return st;                                                         \
-    if (!dn_finite(eps) || eps < 0) return DN_ERR_ARG;                         \
-    const dn_span out[3] = {dn_mat(y, rows, cols, ldy, sizeof(R)),             \
-                            dn_vec(mean, rows, sizeof(R)),                     \
-                            dn_vec(rstd, rows, sizeof(R))};                    \
-    const dn_span in[3] = {dn_mat(x, rows, cols, ldx, sizeof(R)),              \
-                           dn_vec(w, cols, sizeof(R)), dn_vec(b, cols, sizeof(R))}; \
-    if ((st = dn_check_alias(out, 3, in, 3, 0, 0, y == x && ldy == ldx))) return st; \
-    t->layer_norm_fwd_##S(y, mean, rstd, x, w, b, rows, cols, ldy, ldx, eps,   \
-                          dn_stream(y, rows, cols, sizeof(R)));                \
-    return DN_OK;                                                              \
-}                                                                              \
-int dn_layer_norm_bwd_##S(R *dx, double *dw, double *db, const R *dy,          \
-                          const R *x, const R *mean, const R *rstd,            \
-                          const R *w, size_t rows, size_t cols, size_t lddx,   \
-                          size_t lddy, size_t ldx) {                           \
-    DN_TABLE_OR_FAIL(t);                                                        \
-    if (rows && (!dx || !dy || !x || !mean || !rstd)) return DN_ERR_NULL;                \
-    const size_t ld[3] = {lddx, lddy, ldx};                                    \
-    int st = dn_check_dims(rows, cols, ld, 3, sizeof(R));                      \
-    if (st) return st;                                                         \
-    const dn_span out[3] = {dn_mat(dx, rows, cols, lddx, sizeof(R)),           \
-                            dn_vec(dw, cols, sizeof(double)),                  \
-                            dn_vec(db, cols, sizeof(double))};                 \
-    const dn_span in[5] = {dn_mat(dy, rows, cols, lddy, sizeof(R)),            \
-                           dn_mat(x, rows, cols, ldx, sizeof(R)),              \
-                           dn_vec(mean, rows, sizeof(R)),                      \
-                           dn_vec(rstd, rows, sizeof(R)), dn_vec(w, cols, sizeof(R))}; \
-    if ((st = dn_check_alias(out, 3, in, 5, 0, 0, dx == dy && lddx == lddy))) return st; \
-    t->layer_norm_bwd_##S(dx, dw, db, dy, x, mean, rstd, w, rows, cols, lddx,  \
-                          lddy, ldx, dn_stream(dx, rows, cols, sizeof(R)));    \
-    return DN_OK;                                                              \
-}                                                                              \
-int dn_rms_norm_fwd_##S(R *y, R *rstd, const R *x, const R *w, size_t rows,    \
-                        size_t cols, size_t ldy, size_t ldx, double eps) {     \
-    DN_TABLE_OR_FAIL(t);                                                        \
-    if (rows && (!y || !x)) return DN_ERR_NULL;                                          \
-    const size_t ld[2] = {ldy, ldx};                                           \
-    int st = dn_check_dims(rows, cols, ld, 2, sizeof(R));                      \
-    if (st) return st;                                                         \
-    if (!dn_finite(eps) || eps < 0) return DN_ERR_ARG;                         \
-    const dn_span out[2] = {dn_mat(y, rows, cols, ldy, sizeof(R)),             \
-                            dn_vec(rstd, rows, sizeof(R))};                    \
-    const dn_span in[2] = {dn_mat(x, rows, cols, ldx, sizeof(R)),              \
-                           dn_vec(w, cols, sizeof(R))};                        \
-    if ((st = dn_check_alias(out, 2, in, 2, 0, 0, y == x && ldy == ldx))) return st; \
-    t->rms_norm_fwd_##S(y, rstd, x, w, rows, cols, ldy, ldx, eps,              \
-                        dn_stream(y, rows, cols, sizeof(R)));                  \
-    return DN_OK;                                                              \
-}                                                                              \
-int dn_rms_norm_bwd_##S(R *dx, double *dw, const R *dy, const R *x,            \
-                        const R *rstd, const R *w, size_t rows, size_t cols,   \
-                        size_t lddx, size_t lddy, size_t ldx) {                \
-    DN_TABLE_OR_FAIL(t);                                                        \
-    if (rows && (!dx || !dy || !x || !rstd)) return DN_ERR_NULL;                         \
-    const size_t ld[3] = {lddx, lddy, ldx};                                    \
-    int st = dn_check_dims(rows, cols, ld, 3, sizeof(R));                      \
-    if (st) return st;                                                         \
-    const dn_span out[2] = {dn_mat(dx, rows, cols, lddx, sizeof(R)),           \
-                            dn_vec(dw, cols, sizeof(double))};                 \
-    const dn_span in[4] = {dn_mat(dy, rows, cols, lddy, sizeof(R)),            \
-                           dn_mat(x, rows, cols, ldx, sizeof(R)),              \
-                           dn_vec(rstd, rows, sizeof(R)), dn_vec(w, cols, sizeof(R))}; \
-    if ((st = dn_check_alias(out, 2, in, 4, 0, 0, dx == dy && lddx == lddy))) return st; \
-    t->rms_norm_bwd_##S(dx, dw, dy, x, rstd, w, rows, cols, lddx, lddy, ldx,   \
-                        dn_stream(dx, rows, cols, sizeof(R)));                 \
-    return DN_OK;                                                              \
-}                                                                              \
-static int dn_dyt_fwd_any_##S(R *y, const R *x, const R *w, const R *b,        \
-                              size_t rows, size_t cols, size_t ldy,            \
-                              size_t ldx, double alpha, int fast) {            \
-    DN_TABLE_OR_FAIL(t);                                                        \
-    if (rows && (!y || !x)) return DN_ERR_NULL;                                          \
-    const size_t ld[2] = {ldy, ldx};                                           \
-    int st = dn_check_dims(rows, cols, ld, 2, sizeof(R));                      \
-    if (st) return st;                                                         \
-    if (!dn_finite(alpha)) return DN_ERR_ARG;                                  \
-    const dn_span out[1] = {dn_mat(y, rows, cols, ldy, sizeof(R))};            \
-    const dn_span in[3] = {dn_mat(x, rows, cols, ldx, sizeof(R)),              \
-                           dn_vec(w, cols, sizeof(R)), dn_vec(b, cols, sizeof(R))}; \
-    if ((st = dn_check_alias(out, 1, in, 3, 0, 0, y == x && ldy == ldx))) return st; \
-    t->dyt_fwd_##S(y, x, w, b, rows, cols, ldy, ldx, alpha, fast,              \
-                   dn_stream(y, rows, cols, sizeof(R)));                       \
-    return DN_OK;                                                              \
-}                                                                              \
-int dn_dyt_fwd_##S(R *y, const R *x, const R *w, const R *b, size_t rows,      \
-                   size_t cols, size_t ldy, size_t ldx, double alpha) {        \
-    return dn_dyt_fwd_any_##S(y, x, w, b, rows, cols, ldy, ldx, alpha, 0);     \
-}                                                                              \
-int dn_dyt_fwd_fast_##S(R *y, const R *x, const R *w, const R *b, size_t rows, \
-                        size_t cols, size_t ldy, size_t ldx, double alpha) {   \
-    return dn_dyt_fwd_any_##S(y, x, w, b, rows, cols, ldy, ldx, alpha, 1);     \
-}                                                                              \
-int dn_dyt_bwd_##S(R *dx, double *dalpha, double *dw, double *db, const R *dy, \
-                   const R *x, const R *w, size_t rows, size_t cols,           \
-                   size_t lddx, size_t lddy, size_t ldx, double alpha) {       \
-    DN_TABLE_OR_FAIL(t);                                                        \
-    if (rows && (!dx || !dy || !x)) return DN_ERR_NULL;                                  \
-    const size_t ld[3] = {lddx, lddy, ldx};                                    \
-    int st = dn_check_dims(rows, cols, ld, 3, sizeof(R));                      \
-    if (st) return st;                                                         \
-    if (!dn_finite(alpha)) return DN_ERR_ARG;                                  \
-    const dn_span out[4] = {dn_mat(dx, rows, cols, lddx, sizeof(R)),           \
-                            dn_vec(dalpha, 1, sizeof(double)),                 \
-                            dn_vec(dw, cols, sizeof(double)),                  \
-                            dn_vec(db, cols, sizeof(double))};                 \
-    const dn_span in[3] = {dn_mat(dy, rows, cols, lddy, sizeof(R)),            \
-                           dn_mat(x, rows, cols, ldx, sizeof(R)), dn_vec(w, cols, sizeof(R))}; \
-    if ((st = dn_check_alias(out, 4, in, 3, 0, 0, dx == dy && lddx == lddy))) return st; \
-    t->dyt_bwd_##S(dx, dalpha, dw, db, dy, x, w, rows, cols, lddx, lddy, ldx,  \
-                   alpha, dn_stream(dx, rows, cols, sizeof(R)));               \
-    return DN_OK;                                                              \
-}                                                                              \
-int dn_dyisru_fwd_##S(R *y, const R *x, const R *w, const R *b, size_t rows,   \
-                      size_t cols, size_t ldy, size_t ldx, double beta,        \
-                      double eps) {                                            \
-    DN_TABLE_OR_FAIL(t);                                                        \
-    if (rows && (!y || !x)) return DN_ERR_NULL;                                          \
-    const size_t ld[2] = {ldy, ldx};                                           \
-    int st = dn_check_dims(rows, cols, ld, 2, sizeof(R));                      \
-    if (st) return st;                                                         \
-    if (!dn_finite(beta) || beta < 0 || !dn_finite(eps) || eps < 0 ||          \
-        !dn_finite(beta + eps)) return DN_ERR_ARG;                             \
-    const dn_span out[1] = {dn_mat(y, rows, cols, ldy, sizeof(R))};            \
-    const dn_span in[3] = {dn_mat(x, rows, cols, ldx, sizeof(R)),              \
-                           dn_vec(w, cols, sizeof(R)), dn_vec(b, cols, sizeof(R))}; \
-    if ((st = dn_check_alias(out, 1, in, 3, 0, 0, y == x && ldy == ldx))) return st; \
-    t->dyisru_fwd_##S(y, x, w, b, rows, cols, ldy, ldx, beta, eps,             \
-                      dn_stream(y, rows, cols, sizeof(R)));                    \
-    return DN_OK;                                                              \
-}                                                                              \
-int dn_dyisru_bwd_##S(R *dx, double *dbeta, double *dw, double *db,            \
-                      const R *dy, const R *x, const R *w, size_t rows,        \
-                      size_t cols, size_t lddx, size_t lddy, size_t ldx,       \
-                      double beta, double eps) {                               \
-    DN_TABLE_OR_FAIL(t);                                                        \
-    if (rows && (!dx || !dy || !x)) return DN_ERR_NULL;                                  \
-    const size_t ld[3] = {lddx, lddy, ldx};                                    \
-    int st = dn_check_dims(rows, cols, ld, 3, sizeof(R));                      \
-    if (st) return st;                                                         \
-    if (!dn_finite(beta) || beta < 0 || !dn_finite(eps) || eps < 0 ||          \
-        !dn_finite(beta + eps)) return DN_ERR_ARG;                             \
-    const dn_span out[4] = {dn_mat(dx, rows, cols, lddx, sizeof(R)),           \
-                            dn_vec(dbeta, 1, sizeof(double)),                  \
-                            dn_vec(dw, cols, sizeof(double)),                  \
-                            dn_vec(db, cols, sizeof(double))};                 \
-    const dn_span in[3] = {dn_mat(dy, rows, cols, lddy, sizeof(R)),            \
-                           dn_mat(x, rows, cols, ldx, sizeof(R)), dn_vec(w, cols, sizeof(R))}; \
-    if ((st = dn_check_alias(out, 4, in, 3, 0, 0, dx == dy && lddx == lddy))) return st; \
-    t->dyisru_bwd_##S(dx, dbeta, dw, db, dy, x, w, rows, cols, lddx, lddy,     \
-                      ldx, beta, eps, dn_stream(dx, rows, cols, sizeof(R)));   \
-    return DN_OK;                                                              \
-}                                                                              \
-static int dn_tanh_any_##S(R *y, const R *x, size_t n, int fast) {             \
-    DN_TABLE_OR_FAIL(t);                                                        \
-    if (n && (!y || !x)) return DN_ERR_NULL;                                   \
-    if (y != x && dn_overlap(dn_vec(y, n, sizeof(R)), dn_vec(x, n, sizeof(R)))) \
-        return DN_ERR_ALIAS;                                                   \
-    if (n) (fast ? t->tanh_fast_##S : t->tanh_##S)(y, x, n);                   \
-    return DN_OK;                                                              \
-}                                                                              \
-int dn_tanh_##S(R *y, const R *x, size_t n) { return dn_tanh_any_##S(y, x, n, 0); } \
-int dn_tanh_fast_##S(R *y, const R *x, size_t n) { return dn_tanh_any_##S(y, x, n, 1); }
-
-DN_ENTRY_POINTS(float, f32)
-DN_ENTRY_POINTS(double, f64)
-
-int dn_round_f32(float *dst, const double *src, size_t n) {
-    DN_TABLE_OR_FAIL(t);
-    if (!n) return DN_OK;
-    if (!dst || !src) return DN_ERR_NULL;
-    if (n > (size_t)-1 / sizeof(double)) return DN_ERR_SIZE;
-    if (dn_overlap(dn_vec(dst, n, sizeof(float)), dn_vec(src, n, sizeof(double))))
-        return DN_ERR_ALIAS;
-    t->round_f32(dst, src, n);
-    return DN_OK;
+int dn_stream_decision(const void *out, size_t bytes, size_t elem) {
+    /* non-temporal stores need aligned vectors; rows peel a head to get
+     * there, which only an element-aligned output can reach */
+    return (uintptr_t)out % elem == 0 && bytes >= dn_get_stream_threshold();
 }

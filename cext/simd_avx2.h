@@ -8,7 +8,7 @@
 
 #define DN_ISA_NAME "avx2"
 #define DN_VECTOR_BYTES 32
-/* a non-temporal store fills half a 64-byte line (see kernels.inc) */
+/* a non-temporal store fills half a 64-byte line (see kernels_common.inc) */
 #define DN_STREAM_LINE_VECS 2
 /* DyT's tanh on two vectors in lockstep (simd_pair.h) */
 #define DN_TANH_PAIR 1
@@ -41,7 +41,6 @@ DN_INLINE vf32 vf32_add(vf32 a, vf32 b) { return _mm256_add_ps(a, b); }
 DN_INLINE vf32 vf32_sub(vf32 a, vf32 b) { return _mm256_sub_ps(a, b); }
 DN_INLINE vf32 vf32_mul(vf32 a, vf32 b) { return _mm256_mul_ps(a, b); }
 DN_INLINE vf32 vf32_div(vf32 a, vf32 b) { return _mm256_div_ps(a, b); }
-DN_INLINE vf32 vf32_sqrt(vf32 a) { return _mm256_sqrt_ps(a); }
 DN_INLINE vf32 vf32_fma(vf32 a, vf32 b, vf32 c) { return _mm256_fmadd_ps(a, b, c); }
 DN_INLINE vf32 vf32_fnma(vf32 a, vf32 b, vf32 c) { return _mm256_fnmadd_ps(a, b, c); }
 DN_INLINE vf32 vf32_min(vf32 x, vf32 c) { return _mm256_min_ps(c, x); }
@@ -92,7 +91,6 @@ DN_INLINE vf64 vf64_add(vf64 a, vf64 b) { return _mm256_add_pd(a, b); }
 DN_INLINE vf64 vf64_sub(vf64 a, vf64 b) { return _mm256_sub_pd(a, b); }
 DN_INLINE vf64 vf64_mul(vf64 a, vf64 b) { return _mm256_mul_pd(a, b); }
 DN_INLINE vf64 vf64_div(vf64 a, vf64 b) { return _mm256_div_pd(a, b); }
-DN_INLINE vf64 vf64_sqrt(vf64 a) { return _mm256_sqrt_pd(a); }
 DN_INLINE vf64 vf64_fma(vf64 a, vf64 b, vf64 c) { return _mm256_fmadd_pd(a, b, c); }
 DN_INLINE vf64 vf64_fnma(vf64 a, vf64 b, vf64 c) { return _mm256_fnmadd_pd(a, b, c); }
 DN_INLINE vf64 vf64_min(vf64 x, vf64 c) { return _mm256_min_pd(c, x); }

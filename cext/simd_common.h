@@ -2,19 +2,20 @@
  *
  * Each simd_<isa>.h maps one vector abstraction onto one instruction set.
  * The abstraction (prefix vf32_ / vf64_, one lane type each) is what the
- * shared approximations (vmath.inc) and kernel bodies (kernels.inc) are
+ * shared approximations (vmath.inc) and kernel bodies (kernels_*.inc) are
  * written in, so every algorithm exists once and is compiled per ISA:
  *
  *   vf32, vf64            vector of VF32_W floats / VF64_W doubles
  *   vf32d, vf64d          double-precision accumulator for VF32_W / VF64_W
  *                         lanes (for f32: the lanes widened to double)
- *   load(p) loadn(p,n)    unaligned load; partial load of n < W lanes,
- *                         lanes >= n read as 0 and are never touched in memory
- *   store stored storen   unaligned store; partial store of n < W lanes
+ *   load(p) loadn(p,n)    load at any address, not even element-aligned;
+ *                         partial load of n < W lanes, lanes >= n read as 0
+ *                         and are never touched in memory
+ *   store storen          store at any address; partial store of n < W lanes
  *   stream(p,v)           non-temporal store, p aligned to the vector size
  *   DN_STREAM_LINE_VECS   vectors whose streamed stores fill one 64-byte
  *                         line (1 where stream is a plain store)
- *   set1 zero add sub mul div sqrt neg abs
+ *   set1 zero add sub mul div neg abs
  *   rsqrt(a)              1/sqrt(a) for finite a > 0, to within a few
  *                         float ULP (AVX-512: estimate + one Newton step)
  *   div_sqrt(x,q)         x/sqrt(q) for finite q > 0: correctly rounded
@@ -52,7 +53,6 @@
 
 /* Prefetch never faults, so addresses past the end of an array are fine. */
 #define dn_prefetch(p) __builtin_prefetch((const void *)(p), 0, 3)
-#define dn_prefetchw(p) __builtin_prefetch((const void *)(p), 1, 3)
 
 DN_INLINE uint32_t dn_f32_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
 DN_INLINE float dn_f32_from_bits(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }

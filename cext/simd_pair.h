@@ -6,23 +6,20 @@
  * 30 to 40 instructions). Where the out-of-order window holds only a few
  * such chains at once, it waits on them; a pair type interleaves two
  * independent chains instruction by instruction, so the same window
- * holds twice the independent work. vmath.inc is compiled once more with
- * VT a pair (isa_unit.inc), and the kernels with a tanh in their loop
- * (DyT) take two vectors a step; every lane computes exactly the same
- * operations as with single vectors, so the results are the same values
- * (a NaN's sign bit aside; tests/test_ops.inc, check_lockstep). Measured on
- * AMD Zen 3, AVX2, as the share of the single-vector kernel's time (A/B in
- * one process): DyT forward 0.89-0.90 from L1 and 0.85-0.91 at 16384 x
- * 4096 on 2 threads, backward 0.80-0.88 and 0.81-0.82; in float64 at
- * (8, 768) 0.77 and 0.93. Four vectors (a pair of pairs; in the backward
- * a line of each of the block's two rows) took another 5-9% off from L1
- * but nothing measurable at 16384 x 4096, so two. Only AVX2 defines
- * DN_TANH_PAIR, where it was measured: AVX-512's float tanh is a table
- * lookup, NEON runs here only under qemu, and the scalar unit is the
- * fallback.
+ * holds twice the independent work. vmath.inc and the element-wise ops'
+ * element functions are compiled once more with VT a pair (pair.inc), and
+ * the element-wise skeletons take two vectors a step for an op that asks
+ * for it (DyT); every lane computes exactly the same operations as with
+ * single vectors, so the results are the same values (a NaN's sign bit
+ * aside; tests/test_ops.inc, check_lockstep). Two, not four: a pair of
+ * pairs gains nothing once the data comes from memory (docs/performance.md
+ * has the measurements). Only AVX2 defines DN_TANH_PAIR, where it was
+ * measured: AVX-512's float tanh is a table lookup, NEON runs here only
+ * under qemu, and the scalar unit is the fallback.
  *
- * vf32x2 / vf64x2 carry the ops vmath.inc's exponential forms use (no
- * table lookup: a unit with DN_HAS_TAB32 has its own fast tanh). */
+ * vf32x2 / vf64x2 carry the ops that vmath.inc's exponential forms and the
+ * element-wise ops use (no table lookup: a unit with DN_HAS_TAB32 has its
+ * own fast tanh). */
 #ifndef DN_SIMD_PAIR_H
 #define DN_SIMD_PAIR_H
 
@@ -43,7 +40,7 @@
     DN_INLINE P##x2 P##x2_select_gt(P##x2 a, P##x2 b, P##x2 x, P##x2 y) {    \
         P##x2 r = {P##_select_gt(a.a, b.a, x.a, y.a), P##_select_gt(a.b, b.b, x.b, y.b)}; \
         return r; }                                                            \
-    DN_PAIR_OP1(P, abs) DN_PAIR_OP1(P, neg) DN_PAIR_OP1(P, shl_mant)           \
+    DN_PAIR_OP1(P, abs) DN_PAIR_OP1(P, neg) DN_PAIR_OP1(P, shl_mant) DN_PAIR_OP1(P, rsqrt)           \
     DN_PAIR_OP2(P, add) DN_PAIR_OP2(P, sub) DN_PAIR_OP2(P, mul)                \
     DN_PAIR_OP2(P, div) DN_PAIR_OP2(P, div_sqrt) DN_PAIR_OP2(P, min)           \
     DN_PAIR_OP2(P, max) DN_PAIR_OP2(P, copysign)                               \

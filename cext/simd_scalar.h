@@ -1,4 +1,6 @@
 /* simd_scalar.h - the vector abstraction with one lane: portable C99.
+ * Loads and stores go through memcpy, so an array need not be aligned to
+ * its element size (it compiles to a plain move).
  * No fused multiply-add: the baseline x86-64 target has none and libm's
  * fmaf would be emulated in software. Units that include this file are
  * compiled with -ffp-contract=off, so a*b+c rounds twice, everywhere alike. */
@@ -14,11 +16,11 @@
 #define DN_SCALAR_OPS(T, P, BITS_T, TOBITS, FROMBITS, MANT)                   \
 typedef T P;                                                                   \
 typedef double P##d;                                                           \
-DN_INLINE P P##_load(const T *p) { return *p; }                                \
-DN_INLINE P P##_loadn(const T *p, size_t n) { return n ? *p : (T)0; }          \
-DN_INLINE void P##_store(T *p, P v) { *p = v; }                                \
-DN_INLINE void P##_storen(T *p, P v, size_t n) { if (n) *p = v; }              \
-DN_INLINE void P##_stream(T *p, P v) { *p = v; }                               \
+DN_INLINE P P##_load(const T *p) { T v; memcpy(&v, p, sizeof v); return v; }  \
+DN_INLINE P P##_loadn(const T *p, size_t n) { return n ? P##_load(p) : (T)0; } \
+DN_INLINE void P##_store(T *p, P v) { memcpy(p, &v, sizeof v); }               \
+DN_INLINE void P##_storen(T *p, P v, size_t n) { if (n) P##_store(p, v); }     \
+DN_INLINE void P##_stream(T *p, P v) { P##_store(p, v); }                      \
 DN_INLINE P P##_set1(T s) { return s; }                                        \
 DN_INLINE P P##_zero(void) { return (T)0; }                                    \
 DN_INLINE P P##_add(P a, P b) { return a + b; }                                \
@@ -40,10 +42,10 @@ DN_INLINE P P##_select_gt(P a, P b, P x, P y) { return a > b ? x : y; }        \
 DN_INLINE P##d P##d_zero(void) { return 0.0; }                                 \
 DN_INLINE P##d P##d_add(P##d acc, P v) { return acc + (double)v; }             \
 DN_INLINE double P##d_sum(P##d acc) { return acc; }                            \
-DN_INLINE P##d P##d_load(const double *p) { return *p; }                       \
-DN_INLINE P##d P##d_loadn(const double *p, size_t n) { return n ? *p : 0.0; }  \
-DN_INLINE void P##d_store(double *p, P##d a) { *p = a; }                       \
-DN_INLINE void P##d_storen(double *p, P##d a, size_t n) { if (n) *p = a; }     \
+DN_INLINE P##d P##d_load(const double *p) { double v; memcpy(&v, p, sizeof v); return v; } \
+DN_INLINE P##d P##d_loadn(const double *p, size_t n) { return n ? P##d_load(p) : 0.0; } \
+DN_INLINE void P##d_store(double *p, P##d a) { memcpy(p, &a, sizeof a); }      \
+DN_INLINE void P##d_storen(double *p, P##d a, size_t n) { if (n) P##d_store(p, a); } \
 DN_INLINE P P##d_narrow(P##d a) { return (T)a; } /* rounded, as a C cast */
 
 #define VF32_W 1

@@ -14,7 +14,7 @@ AARCH64_CC ?= aarch64-linux-gnu-gcc
 SWEEP_FLAGS ?= -t 2
 SWEEP_NEON_FLAGS ?= -t 2 -s 61
 SWEEP_CFLAGS = -std=c99 -O2 -ffp-contract=off -fno-math-errno -Wall -Wextra -Wno-unused-function
-SWEEP_UNITS = dispatch.c isa_scalar.c isa_avx2.c isa_avx512.c isa_neon.c
+SWEEP_UNITS = $(SRCS)
 
 .PHONY: sweep vmath64 sweep-neon
 

@@ -3,17 +3,16 @@
  * (min of repeats); the ratio is the op's bytes per second over memcpy's
  * (a forward moves 2 arrays, a backward 3, memcpy 2). Environment:
  * BENCH_WALL=1 times wall clock instead of thread CPU time;
- * BENCH_THREADS=N splits the rows over N threads, each one C call on its
- * rows as the Python layer does (wall clock; memcpy stays on one thread);
+ * BENCH_THREADS=N runs each call on N of the library's threads
+ * (dn_set_num_threads; wall clock; memcpy stays on one thread);
  * BENCH_STREAM_BYTES=N sets dn_set_stream_threshold(N) (e.g. a huge N
  * turns the non-temporal stores off). The arrays ask for transparent huge
- * pages (madvise), as NumPy does for arrays of 4 MiB and more on Linux:
- * with 4 KiB pages DyT's forward took 38-40 ms on 2 threads of a Zen 3
- * host, with huge pages 29-34; BENCH_SMALL_PAGES=1 leaves them out. */
+ * pages (madvise), as NumPy does for arrays of 4 MiB and more on Linux
+ * (docs/performance.md: small pages cost DyT's forward about a quarter of
+ * its time); BENCH_SMALL_PAGES=1 leaves them out. */
 #define _DEFAULT_SOURCE /* madvise */
 #define _POSIX_C_SOURCE 200112L
 #include "dynorm.h"
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +20,6 @@
 #ifdef __linux__
 #include <sys/mman.h>
 #endif
-
-#define MAX_THREADS 64
 
 /* Thread CPU time by default: on a shared machine the time this thread
  * spends descheduled would otherwise count against whichever op ran then.
@@ -37,28 +34,20 @@ static double now(void) {
 static size_t rows, cols;
 static float *x, *y, *dy, *w, *b, *mean, *rstd;
 
-/* One thread's rows [r0, r1) and its own gradient sums. */
-typedef struct {
-    int op;
-    size_t r0, r1;
-    double *dw, *db, ds;
-} part;
+static double *dw_, *db_, ds; /* parameter gradients */
 
-static void *run_part(void *arg) {
-    part *p = (part *)arg;
-    const size_t n = p->r1 - p->r0, o = p->r0 * cols, r0 = p->r0;
-    switch (p->op) {
-    case 0: dn_layer_norm_fwd_f32(y + o, mean + r0, rstd + r0, x + o, w, b, n, cols, cols, cols, 1e-5); break;
-    case 1: dn_layer_norm_bwd_f32(y + o, p->dw, p->db, dy + o, x + o, mean + r0, rstd + r0, w, n, cols, cols, cols, cols); break;
-    case 2: dn_rms_norm_fwd_f32(y + o, rstd + r0, x + o, w, n, cols, cols, cols, 1e-5); break;
-    case 3: dn_rms_norm_bwd_f32(y + o, p->dw, dy + o, x + o, rstd + r0, w, n, cols, cols, cols, cols); break;
-    case 4: dn_dyt_fwd_f32(y + o, x + o, w, b, n, cols, cols, cols, 0.5); break;
-    case 5: dn_dyt_bwd_f32(y + o, &p->ds, p->dw, p->db, dy + o, x + o, w, n, cols, cols, cols, cols, 0.5); break;
-    case 6: dn_dyisru_fwd_f32(y + o, x + o, w, b, n, cols, cols, cols, 4.0, 1e-5); break;
-    case 7: dn_dyisru_bwd_f32(y + o, &p->ds, p->dw, p->db, dy + o, x + o, w, n, cols, cols, cols, cols, 4.0, 1e-5); break;
-    case 8: dn_dyt_fwd_fast_f32(y + o, x + o, w, b, n, cols, cols, cols, 0.5); break;
+static void run_op(int op) {
+    const size_t n = rows, c = cols;
+    switch (op) {
+    case 0: dn_layer_norm_fwd_f32(y, mean, rstd, x, w, b, n, c, c, c, 1e-5); break;
+    case 1: dn_layer_norm_bwd_f32(y, dw_, db_, dy, x, mean, rstd, w, n, c, c, c, c); break;
+    case 2: dn_rms_norm_fwd_f32(y, rstd, x, w, n, c, c, c, 1e-5); break;
+    case 3: dn_rms_norm_bwd_f32(y, dw_, dy, x, rstd, w, n, c, c, c, c); break;
+    case 4: dn_dyt_fwd_f32(y, x, w, b, n, c, c, c, 0.5); break;
+    case 5: dn_dyt_bwd_f32(y, &ds, dw_, db_, dy, x, w, n, c, c, c, c, 0.5); break;
+    case 6: dn_dyisru_fwd_f32(y, x, w, b, n, c, c, c, 4.0, 1e-5); break;
+    case 7: dn_dyisru_bwd_f32(y, &ds, dw_, db_, dy, x, w, n, c, c, c, c, 4.0, 1e-5); break;
     }
-    return NULL;
 }
 
 int main(int argc, char **argv) {
@@ -66,7 +55,7 @@ int main(int argc, char **argv) {
     cols = argc > 2 ? strtoul(argv[2], 0, 10) : 4096;
     if (argc > 3 && dn_set_isa(argv[3]) != DN_OK) { fprintf(stderr, "isa %s unavailable\n", argv[3]); return 2; }
     int nthreads = getenv("BENCH_THREADS") ? atoi(getenv("BENCH_THREADS")) : 1;
-    if (nthreads < 1 || nthreads > MAX_THREADS || (size_t)nthreads > rows) { fprintf(stderr, "bad BENCH_THREADS\n"); return 2; }
+    if (dn_set_num_threads(nthreads) < 0 || nthreads < 1) { fprintf(stderr, "bad BENCH_THREADS\n"); return 2; }
     if (getenv("BENCH_WALL") || nthreads > 1) clock_id = CLOCK_MONOTONIC;
     if (getenv("BENCH_STREAM_BYTES")) dn_set_stream_threshold(strtoull(getenv("BENCH_STREAM_BYTES"), 0, 10));
     size_t n = rows * cols;
@@ -81,35 +70,21 @@ int main(int argc, char **argv) {
     }
 #endif
     w = malloc(cols * 4), b = malloc(cols * 4), mean = malloc(rows * 4), rstd = malloc(rows * 4);
-    static part parts[MAX_THREADS];
-    for (int k = 0; k < nthreads; ++k) {
-        parts[k].r0 = rows * k / nthreads, parts[k].r1 = rows * (k + 1) / nthreads;
-        parts[k].dw = malloc(cols * 8), parts[k].db = malloc(cols * 8);
-        if (!parts[k].dw || !parts[k].db) return 3;
-    }
-    if (!w || !b || !mean || !rstd) return 3;
+    dw_ = malloc(cols * 8), db_ = malloc(cols * 8);
+    if (!w || !b || !mean || !rstd || !dw_ || !db_) return 3;
     for (size_t i = 0; i < n; ++i) { x[i] = (float)((i * 2654435761u) % 1000) / 250.f - 2.f; dy[i] = x[(i * 7) % n]; y[i] = 0; }
     for (size_t j = 0; j < cols; ++j) { w[j] = 1.f; b[j] = 0.f; }
     const char *names[] = {"layer_norm fwd", "layer_norm bwd", "rms_norm fwd", "rms_norm bwd",
-                           "dyt fwd", "dyt bwd", "dyisru fwd", "dyisru bwd", "dyt fwd (fast)"};
+                           "dyt fwd", "dyt bwd", "dyisru fwd", "dyisru bwd"};
     printf("isa %s, %zu x %zu float32, %d thread%s, %s time\n", dn_get_isa(), rows, cols, nthreads,
            nthreads > 1 ? "s" : "", clock_id == CLOCK_MONOTONIC ? "wall" : "thread CPU");
-    for (int op = 0; op < 9; ++op) {
+    for (int op = 0; op < 8; ++op) {
         double best = 1e9, bestc = 1e9;
-        for (int k = 0; k < nthreads; ++k) parts[k].op = op;
         for (int rep = 0; rep < 5; ++rep) {
             double t0 = now();
             memcpy(y, x, n * 4);
             double t1 = now();
-            if (nthreads == 1) {
-                run_part(&parts[0]);
-            } else {
-                pthread_t th[MAX_THREADS];
-                for (int k = 1; k < nthreads; ++k)
-                    if (pthread_create(&th[k], NULL, run_part, &parts[k])) return 4;
-                run_part(&parts[0]);
-                for (int k = 1; k < nthreads; ++k) pthread_join(th[k], NULL);
-            }
+            run_op(op);
             double t2 = now();
             if (t1 - t0 < bestc) bestc = t1 - t0;
             if (t2 - t1 < best) best = t2 - t1;
