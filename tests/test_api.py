@@ -556,3 +556,34 @@ def test_public_names() -> None:
         assert getattr(dn, op.layer).op is op
         assert op.name in dn.__all__ and op.layer in dn.__all__
     assert dn.__version__ == "0.1.0"
+
+
+@pytest.mark.parametrize("op", OPS, ids=lambda op: op.name)
+def test_generated_function_and_layer_document_themselves(op: Op) -> None:
+    """Each functional made from the table has a real signature (the rule:
+    x, learnable scalars, weight, bias, other scalars, then out by keyword),
+    a docstring with Parameters, Returns, Raises, and an example that runs;
+    each layer class a real constructor signature and a docstring."""
+    import doctest
+    import inspect
+
+    fn = _FUNCTIONS[op.name]
+    params = list(inspect.signature(fn).parameters.values())
+    expected = ["x", *(s.name for s in op.learnable), "weight", *(["bias"] if op.bias else []),
+                *(s.name for s in op.constants), "out"]
+    assert [p.name for p in params] == expected
+    assert params[-1].kind is inspect.Parameter.KEYWORD_ONLY
+    for s in op.constants:
+        assert inspect.signature(fn).parameters[s.name].default == s.default
+    for section in ("Parameters", "Returns", "Raises", "Examples"):
+        assert f"\n{section}\n" in fn.__doc__
+    tests = doctest.DocTestFinder().find(fn, op.name, globs={})
+    assert tests and tests[0].examples
+    runner = doctest.DocTestRunner()
+    for t in tests:
+        runner.run(t)
+    assert runner.summarize(verbose=False).failed == 0
+    cls = getattr(dn, op.layer)
+    init = list(inspect.signature(cls).parameters)
+    assert init == ["C", *op.constructor_args, "dtype"]
+    assert cls.__doc__ and "Parameters" in cls.__doc__ and cls.__module__ == "dynorm.layers"

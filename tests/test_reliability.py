@@ -192,6 +192,8 @@ def test_a_failed_forward_leaves_backward_nothing(name: str,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     cb = pytest.importorskip("dynorm._cbackend")
     layer = fresh(name)
+    if not cb.CBackend().supports(layer.op):
+        pytest.skip(f"the C library has no op {layer.op.name!r}")
     x, dy = data()
     with dn.use_backend("c"):
         layer.forward(x)

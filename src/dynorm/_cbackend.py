@@ -19,6 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ._dynorm_c import ffi, lib
+from ._backend import NumpyBackend
 from .ops import OPS, Op
 
 Array = NDArray[np.floating]
@@ -77,6 +78,11 @@ def _check(status: int) -> None:
     raise ValueError(f"dynorm C core: {message} (status {status})")
 
 
+def _array(p, like: Array) -> Array | None:  # type: ignore[no-untyped-def]
+    """The array behind a pointer :meth:`CBackend.param` made (None for NULL)."""
+    return None if p == _NULL else np.frombuffer(ffi.buffer(p), like.dtype)
+
+
 class CBackend:
     """Every op of the table through the library's ``dn_run``.
 
@@ -88,14 +94,20 @@ class CBackend:
 
     def __init__(self) -> None:
         # per op: its id in the library, and the unused scalar arguments and
-        # gradient targets that fill the shim's two slots
+        # gradient targets that fill the shim's two slots of each
         self._c: dict[Op, tuple[int, tuple[float, ...], tuple[object, ...]]] = {}
         for op in OPS:
             cid = lib.dnpy_op_id(op.name.encode())
-            if cid < 0:
-                raise ImportError(f"the C library has no op {op.name!r}: rebuild dynorm")
-            self._c[op] = (cid, (0.0,) * (2 - len(op.scalars)),
-                           (_NULL,) * (2 - len(op.learnable)))
+            if cid >= 0:
+                self._c[op] = (cid, (0.0,) * (2 - len(op.scalars)),
+                               (_NULL,) * (2 - len(op.learnable)))
+        # an op of the table the library does not have (yet) runs on the
+        # reference, so that the table and the library can grow one at a time
+        self._reference = NumpyBackend()
+
+    def supports(self, op: Op) -> bool:
+        """Whether the library computes ``op`` (else the reference does)."""
+        return op in self._c
 
     # ---- instruction sets
     def isas(self) -> list[str]:
@@ -117,6 +129,8 @@ class CBackend:
         return _NULL if a is None else _buf(a)
 
     def forward(self, op, x, w, b, s, y, stats):  # type: ignore[no-untyped-def]
+        if op not in self._c:
+            return self._reference.forward(op, x, _array(w, x), _array(b, x), s, y, stats)
         cid, pad, _ = self._c[op]
         rows, cols = x.shape
         status = lib.dnpy_forward(cid, x.itemsize == 8, _buf(y),
@@ -126,6 +140,9 @@ class CBackend:
             _check(status)
 
     def backward(self, op, dy, x, stats, w, s, dx, dw, db, ds):  # type: ignore[no-untyped-def]
+        if op not in self._c:
+            return self._reference.backward(op, dy, x, stats, _array(w, x), s, dx, _array(dw, x),
+                                            _array(db, x), tuple(_array(d, x) for d in ds))
         cid, pad, dpad = self._c[op]
         rows, cols = x.shape
         status = lib.dnpy_backward(cid, x.itemsize == 8, _buf(dx), _buf(dy), _buf(x),

@@ -245,7 +245,7 @@ def as_backward(dy: ArrayLike, out: Any, x: Array,
 def _checked_output(
     out: Any, like: Array, may_be: Array | None, inputs: Iterable[Array]
 ) -> tuple[Array, bool]:
-    if out is may_be and not inputs and out.flags.carray:  # in place, C-ordered, writeable
+    if may_be is not None and out is may_be and not inputs and out.flags.carray:  # in place
         return out, True
     if type(out) is not np.ndarray:
         raise TypeError(f"out must be a numpy.ndarray; got {type(out).__name__}")

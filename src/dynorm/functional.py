@@ -82,6 +82,7 @@ def {op.name}({', '.join(args)}, *, out: Array | None = None) -> Array:
 """
     namespace: dict[str, Any] = {
         "as_forward": as_forward, "as_affine": as_affine, "rows": rows, "_backend": _backend,
+        "ArrayLike": ArrayLike, "Array": Array,
         "OP": op, **{f"_c{k}": op.checker(s) for k, s in enumerate(op.scalars)},
     }
     exec(compile(source, f"<dynorm.functional: {op.name}>", "exec"), namespace)

@@ -180,7 +180,7 @@ LAYER_NORM = Op(
     bias=True,
     stats=("mean", "rstd"),
     forward=lambda x, w, b, eps: ref.layer_norm_forward(x, w, b, eps),
-    backward=lambda dy, x, stats, w, eps: ref.layer_norm_backward(dy, x, *stats, w),
+    backward=lambda dy, x, stats, w, eps: ref.layer_norm_backward(dy, x, stats[0], stats[1], w),
     torch="F.layer_norm(x, (x.shape[-1],), w, b, eps)",
     layer_args=("eps", "bias"),
 )
@@ -194,7 +194,7 @@ RMS_NORM = Op(
     bias=False,
     stats=("rstd",),
     forward=lambda x, w, b, eps: ref.rms_norm_forward(x, w, eps),
-    backward=lambda dy, x, stats, w, eps: (*ref.rms_norm_backward(dy, x, *stats, w), None),
+    backward=lambda dy, x, stats, w, eps: (*ref.rms_norm_backward(dy, x, stats[0], w), None),
     torch="F.rms_norm(x, (x.shape[-1],), w, eps)",
 )
 

@@ -17,6 +17,7 @@ public: the test-suite uses them too.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
@@ -115,7 +116,7 @@ def central_difference(f: Callable[[], float], a: NDArray[np.floating], h: float
     for i in np.ndindex(a.shape):
         a_i = a[i]
 
-        def f_at(t: float, i: tuple[int, ...] = i, a_i: float = a_i) -> float:
+        def f_at(t: float, i: tuple[int, ...] = i, a_i: Any = a_i) -> float:
             a[i] = a_i + t
             return f()
 
