@@ -112,7 +112,7 @@ def run_forward(be, op: str, x, w, b, s=None):  # type: ignore[no-untyped-def]
     y = np.empty_like(x)
     stats = np.empty((len(entry.stats), x.shape[0]), x.dtype) if entry.stats else None
     be.forward(entry, x, be.param(w), be.param(b if entry.bias else None),
-               scalars(op) if s is None else s, y, stats)
+               scalars(op) if s is None else s, y, None if stats is None else be.param(stats))
     return y, () if stats is None else tuple(stats)
 
 
@@ -124,7 +124,7 @@ def run_backward(be, op: str, dy, x, stats, w, s=None):  # type: ignore[no-untyp
     dx, dw = np.empty_like(x), np.empty(cols, x.dtype)
     db = np.empty(cols, x.dtype) if entry.bias else None
     ds = tuple(np.empty((), x.dtype) for _ in entry.learnable)
-    st = np.stack(stats) if stats else None
+    st = be.param(np.stack(stats)) if stats else None
     be.backward(entry, dy, x, st, be.param(w), scalars(op) if s is None else s, dx,
                 be.param(dw), be.param(db), tuple(be.param(d) for d in ds))
     return dx, dw, db, (float(ds[0]) if ds else None)
@@ -356,12 +356,14 @@ def test_in_place_forward_and_backward(isa: str, dtype: type) -> None:
         xi = x.copy()
         no_w = C.param(None)  # weight and bias 1 and 0
         stats = np.stack(stats) if stats else None
-        C.forward(entry, xi, no_w, no_w, scalars(op), xi, None if stats is None else stats.copy())
+        C.forward(entry, xi, no_w, no_w, scalars(op), xi,
+                  None if stats is None else C.param(stats.copy()))
         np.testing.assert_array_equal(xi, y_expected)
         dyi = dy.copy()
         cols = x.shape[1]
         dw = np.empty(cols, dtype)
-        C.backward(entry, dyi, x, stats, no_w, scalars(op), dyi, C.param(dw), no_w,
+        C.backward(entry, dyi, x, None if stats is None else C.param(stats), no_w, scalars(op),
+                   dyi, C.param(dw), no_w,
                    tuple(no_w for _ in entry.learnable))
         np.testing.assert_array_equal(dyi, dx_expected)
 

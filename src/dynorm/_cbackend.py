@@ -78,9 +78,12 @@ def _check(status: int) -> None:
     raise ValueError(f"dynorm C core: {message} (status {status})")
 
 
-def _array(p, like: Array) -> Array | None:  # type: ignore[no-untyped-def]
-    """The array behind a pointer :meth:`CBackend.param` made (None for NULL)."""
-    return None if p == _NULL else np.frombuffer(ffi.buffer(p), like.dtype)
+def _array(p, like: Array, shape: tuple[int, ...] = (-1,)) -> Array | None:  # type: ignore[no-untyped-def]
+    """The array behind a pointer :meth:`CBackend.param` made (None for NULL
+    or None), of ``like``'s dtype."""
+    if p is None or p == _NULL:
+        return None
+    return np.frombuffer(ffi.buffer(p), like.dtype).reshape(shape)
 
 
 class CBackend:
@@ -130,23 +133,24 @@ class CBackend:
 
     def forward(self, op, x, w, b, s, y, stats):  # type: ignore[no-untyped-def]
         if op not in self._c:
-            return self._reference.forward(op, x, _array(w, x), _array(b, x), s, y, stats)
+            return self._reference.forward(op, x, _array(w, x), _array(b, x), s, y,
+                                           _array(stats, x, (-1, x.shape[0])))
         cid, pad, _ = self._c[op]
         rows, cols = x.shape
-        status = lib.dnpy_forward(cid, x.itemsize == 8, _buf(y),
-                                  _NULL if stats is None else _buf(stats), _buf(x), w, b,
-                                  rows, cols, *s, *pad)
+        status = lib.dnpy_forward(cid, x.itemsize == 8, _buf(y), _NULL if stats is None else stats,
+                                  _buf(x), w, b, rows, cols, *s, *pad)
         if status:
             _check(status)
 
     def backward(self, op, dy, x, stats, w, s, dx, dw, db, ds):  # type: ignore[no-untyped-def]
         if op not in self._c:
-            return self._reference.backward(op, dy, x, stats, _array(w, x), s, dx, _array(dw, x),
+            return self._reference.backward(op, dy, x, _array(stats, x, (-1, x.shape[0])),
+                                            _array(w, x), s, dx, _array(dw, x),
                                             _array(db, x), tuple(_array(d, x) for d in ds))
         cid, pad, dpad = self._c[op]
         rows, cols = x.shape
         status = lib.dnpy_backward(cid, x.itemsize == 8, _buf(dx), _buf(dy), _buf(x),
-                                   _NULL if stats is None else _buf(stats), w, dw, db,
-                                   *ds, *dpad, rows, cols, *s, *pad)
+                                   _NULL if stats is None else stats, w, dw, db, *ds, *dpad,
+                                   rows, cols, *s, *pad)
         if status:
             _check(status)

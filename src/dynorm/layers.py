@@ -34,6 +34,7 @@ Common contract (docs/design.md §6):
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import is_
 from typing import Any, ClassVar
 
 import numpy as np
@@ -159,10 +160,10 @@ class Module:
             x2 = x2.copy()  # keep the input for backward
         self._x = None  # a forward that fails leaves backward nothing stale
         s = self._scalars()
-        be, w, b = self._affine()
-        stats = self._stats
+        stats = self._stats  # only the last forward's are kept
         if stats is not None and stats.shape[1] != x2.shape[0]:
-            stats = self._stats = np.empty((stats.shape[0], x2.shape[0]), self.dtype)
+            self._stats = np.empty((stats.shape[0], x2.shape[0]), self.dtype)
+        be, w, b, stats = self._affine()
         be.forward(self.op, x2, w, b, s, y2, stats)
         self._x, self._shape = x2, shape
         return y
@@ -199,8 +200,8 @@ class Module:
         dy, dx = as_backward(dy, out, x, self._shape)
         if out is not None:
             self._check_out(dx)
-        be, w, dw, db, ds, finish = self._targets()
-        be.backward(self.op, rows(dy), x, self._stats, w, self._scalars(), rows(dx), dw, db, ds)
+        be, w, stats, dw, db, ds, finish = self._targets()
+        be.backward(self.op, rows(dy), x, stats, w, self._scalars(), rows(dx), dw, db, ds)
         if finish is not None:
             finish()
         return dx
@@ -260,29 +261,30 @@ class Module:
                                  *((f"gradient {k!r}", g) for k, g in self.grads.items())],
                            type(self).__name__)
 
-    def _affine(self) -> tuple[Backend, Param, Param]:
-        """The active backend, and (weight, bias) as read now, as that backend
-        takes them (bias: None when the layer has none).
+    def _affine(self) -> tuple[Backend, Param, Param, Param]:
+        """The active backend, and (weight, bias, saved statistics) as read
+        now, as that backend takes them (None: the layer has none).
 
         Checked and converted (``be.param``) when these array objects are new
-        to the layer, then reused while they stay in ``params``: the C
+        to the layer, then reused while they stay the layer's: the C
         backend's conversion costs as much as a row of the kernel's work.
         """
         be = _backend._active
-        w, b = self.params["weight"], self.params.get("bias")
+        w, b, stats = self.params["weight"], self.params.get("bias"), self._stats
         c = self._fwd_cache
-        if c is not None and w is c[0] and b is c[1] and be is c[2]:
-            return c[3]
+        if c is not None and w is c[0] and b is c[1] and stats is c[2] and be is c[3]:
+            return c[4]
         wc, bc = as_affine(w, b, self.dtype, self.num_channels)
-        converted = be, be.param(wc), be.param(bc)
+        converted = be, be.param(wc), be.param(bc), None if stats is None else be.param(stats)
         if wc is w and bc is b:  # no copy was made: the arrays themselves
-            self._fwd_cache = (w, b, be, converted)
+            self._fwd_cache = (w, b, stats, be, converted)
         return converted
 
-    def _targets(self) -> tuple[Backend, Param, Param, Param, tuple[Param, ...],
+    def _targets(self) -> tuple[Backend, Param, Param, Param, Param, tuple[Param, ...],
                                 Callable[[], None] | None]:
-        """``(be, w, dw, db, ds, finish)``: the active backend; the weight and
-        the gradient targets as it takes them; and what to call after the
+        """``(be, w, stats, dw, db, ds, finish)``: the active backend; the
+        weight, the saved statistics and the gradient targets as it takes
+        them; and what to call after the
         backward (None: nothing), which completes the gradients the backend
         could not write in place.
 
@@ -293,13 +295,13 @@ class Module:
         :meth:`_affine`'s, while the arrays stay the same objects.
         """
         be = _backend._active
-        w = self.params["weight"]
-        g = self.grads
+        w, stats, g = self.params["weight"], self._stats, self.grads
         names = self._grad_names
         current = [g.get(n) for n in names]
         c = self._bwd_cache
-        if c is not None and w is c[0] and be is c[1] and all(map(_is, current, c[2])):
-            return c[3]
+        if (c is not None and w is c[0] and stats is c[1] and be is c[2]
+                and all(map(is_, current, c[3]))):
+            return c[4]
         wc, _ = as_affine(w, None, self.dtype, self.num_channels)
         targets: list[Array | None] = []
         fixes: list[Callable[[], None]] = []
@@ -320,14 +322,11 @@ class Module:
             targets.append(t)
         dw, db, *ds = (be.param(t) for t in targets)
         finish = None if not fixes else (fixes[0] if len(fixes) == 1 else _all(fixes))
-        result = be, be.param(wc), dw, db, tuple(ds), finish
+        st = None if stats is None else be.param(stats)
+        result = be, be.param(wc), st, dw, db, tuple(ds), finish
         if wc is w:
-            self._bwd_cache = (w, be, current, result)
+            self._bwd_cache = (w, stats, be, current, result)
         return result
-
-
-def _is(a: object, b: object) -> bool:
-    return a is b
 
 
 def _softplus_grad(target: Array, params: dict[str, Array], name: str,
@@ -420,12 +419,12 @@ def layer_class(op: Op) -> type[Module]:
                            f"else float(p['{s.name}']))")
         else:
             scalars.append(f"self.{s.name}")
+    reads = "\n    p, sp = self.params, self.softplus" if op.learnable else ""
     source = f"""
 def __init__(self, C: int, {', '.join(params + ['dtype: DTypeLike = np.float32'])}) -> None:
     self._setup(C, dtype, ({initial}), {bias}, {sp}, ({consts}))
 
-def _scalars(self) -> tuple[float, ...]:
-    p, sp = self.params, self.softplus
+def _scalars(self) -> tuple[float, ...]:{reads}
     return ({''.join(a + ', ' for a in scalars)})
 """
     namespace: dict[str, Any] = {
