@@ -29,7 +29,8 @@ static int dn_default_threads(void) {
     if (env && *env) {
         char *end;
         long n = strtol(env, &end, 10);
-        if (*end == 0 && n >= 1 && n <= 1024) return (int)n;
+        while (*end == ' ' || *end == '\t' || *end == '\n') ++end;
+        if (*end == 0 && end != env && n >= 1 && n <= 1024) return (int)n;
     }
     cpu_set_t set;
     if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);

@@ -13,6 +13,7 @@ model's arrays.
 from __future__ import annotations
 
 import os
+import re
 import warnings
 
 import numpy as np
@@ -62,8 +63,8 @@ def num_threads() -> int:
 def _warn_bad_num_threads() -> None:
     """Warn about a ``DYNORM_NUM_THREADS`` the library ignores (it then uses
     its default): import must not fail, but a silent default would hide a typo."""
-    env = os.environ.get("DYNORM_NUM_THREADS", "").strip()
-    if env and not (env.isdigit() and 1 <= int(env) <= MAX_THREADS):
+    env = os.environ.get("DYNORM_NUM_THREADS", "")
+    if env and not (re.fullmatch(r"\s*[0-9]+\s*", env) and 1 <= int(env) <= MAX_THREADS):
         warnings.warn(
             f"environment variable DYNORM_NUM_THREADS={env!r} is not an integer from 1 to "
             f"{MAX_THREADS}; using the default ({num_threads()} threads)",
@@ -132,25 +133,26 @@ class CBackend:
         return _NULL if a is None else _buf(a)
 
     def forward(self, op, x, w, b, s, y, stats):  # type: ignore[no-untyped-def]
-        if op not in self._c:
+        c = self._c.get(op)
+        if c is None:
             return self._reference.forward(op, x, _array(w, x), _array(b, x), s, y,
                                            _array(stats, x, (-1, x.shape[0])))
-        cid, pad, _ = self._c[op]
         rows, cols = x.shape
-        status = lib.dnpy_forward(cid, x.itemsize == 8, _buf(y), _NULL if stats is None else stats,
-                                  _buf(x), w, b, rows, cols, *s, *pad)
+        status = lib.dnpy_forward(c[0], x.itemsize == 8, _buf(y),
+                                  _NULL if stats is None else stats, _buf(x), w, b, rows, cols,
+                                  *s, *c[1])
         if status:
             _check(status)
 
     def backward(self, op, dy, x, stats, w, s, dx, dw, db, ds):  # type: ignore[no-untyped-def]
-        if op not in self._c:
+        c = self._c.get(op)
+        if c is None:
             return self._reference.backward(op, dy, x, _array(stats, x, (-1, x.shape[0])),
                                             _array(w, x), s, dx, _array(dw, x),
                                             _array(db, x), tuple(_array(d, x) for d in ds))
-        cid, pad, dpad = self._c[op]
         rows, cols = x.shape
-        status = lib.dnpy_backward(cid, x.itemsize == 8, _buf(dx), _buf(dy), _buf(x),
-                                   _NULL if stats is None else stats, w, dw, db, *ds, *dpad,
-                                   rows, cols, *s, *pad)
+        status = lib.dnpy_backward(c[0], x.itemsize == 8, _buf(dx), _buf(dy), _buf(x),
+                                   _NULL if stats is None else stats, w, dw, db, *ds, *c[2],
+                                   rows, cols, *s, *c[1])
         if status:
             _check(status)

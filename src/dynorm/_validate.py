@@ -145,16 +145,17 @@ def scalar_checker(name: str, domain: str, hint: str = "") -> Callable[[Any], fl
     against its domain (see :class:`dynorm.ops.Scalar`): TypeError if it is
     not a real scalar, ValueError outside the domain (``hint`` is appended to
     that message)."""
+    inf = math.inf  # a local of the closures: no global look-up per call
     if domain == "finite":
         def check(v: Any) -> float:
             f = v if type(v) is float else _scalar(v, name)
-            if not -math.inf < f < math.inf:
+            if not -inf < f < inf:
                 raise ValueError(f"{name} must be finite; got {f!r}{hint}")
             return f
     elif domain == "nonnegative":
         def check(v: Any) -> float:
             f = v if type(v) is float else _scalar(v, name)
-            if not 0.0 <= f < math.inf:
+            if not 0.0 <= f < inf:
                 raise ValueError(f"{name} must be finite and >= 0; got {f!r}{hint}")
             return f
     else:
