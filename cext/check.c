@@ -65,6 +65,8 @@ static const dn_op_desc dn_ops[DN_NOPS] = {
 
 int dn_op_grads(int op) { return dn_ops[op].grads; }
 
+int dn_op_nstats(int op) { return op >= 0 && op < DN_NOPS ? dn_ops[op].stats : 0; }
+
 const char *dn_op_name(int op) { return op >= 0 && op < DN_NOPS ? dn_ops[op].name : NULL; }
 
 /* ---- extents ---- */

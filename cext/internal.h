@@ -115,6 +115,9 @@ int dn_stream_decision(const void *out, size_t bytes, size_t elem);
 int dn_check(int op, int dir, int f64, dn_args *a);
 /* The learnable scalars' count of each op (DyISRU: 1, beta). */
 int dn_op_grads(int op);
+/* The per-row statistics each op's forward saves (LayerNorm 2, RMSNorm 1,
+ * the element-wise ops 0); 0 for an id out of range. */
+int dn_op_nstats(int op);
 /* An op's name in the list ("layer_norm", "rms_norm", "dyt", "dyisru"),
  * or NULL for an id out of range. */
 const char *dn_op_name(int op);

@@ -16,18 +16,23 @@ import pytest
 import dynorm as dn
 from dynorm import _backend
 from dynorm import reference as ref
+from dynorm.functional import FUNCTIONS as _FUNCTIONS
+from dynorm.ops import OPS, Op
 from dynorm.selfcheck import LAYERS, randomize
 
 C = 7
 RNG = np.random.default_rng(0)
 X64 = RNG.standard_normal((2, 3, C))
 
-FUNCTIONS: dict[str, Callable[..., np.ndarray]] = {
-    "layer_norm": lambda x, **kw: dn.layer_norm(x, **kw),
-    "rms_norm": lambda x, **kw: dn.rms_norm(x, **kw),
-    "dyt": lambda x, **kw: dn.dyt(x, 0.7, **kw),
-    "dyisru": lambda x, **kw: dn.dyisru(x, 3.0, **kw),
-}
+
+def _with_scalars(op: Op) -> Callable[..., np.ndarray]:
+    """``op``'s functional with its learnable scalars at values off their defaults."""
+    values = [0.7 * s.default + 0.3 * s.sample[1] for s in op.learnable]
+    return lambda x, **kw: _FUNCTIONS[op.name](x, *values, **kw)
+
+
+#: Every functional forward of the table, its required scalars given.
+FUNCTIONS: dict[str, Callable[..., np.ndarray]] = {op.name: _with_scalars(op) for op in OPS}
 
 DTYPES = [np.float32, np.float64]
 
@@ -93,9 +98,9 @@ class CountingBackend(_backend.NumpyBackend):
     def set_isa(self, name: str) -> None:
         self._isa = name
 
-    def dyt_fwd(self, *args: Any) -> None:
+    def forward(self, *args: Any) -> None:
         self.calls += 1
-        super().dyt_fwd(*args)
+        super().forward(*args)
 
 
 def test_register_backend(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -126,12 +131,40 @@ def run_python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_dynorm_isa_environment_variable() -> None:
-    isa = dn.available_isas()[-1]
-    good = run_python("import dynorm; print(dynorm.isa())", DYNORM_ISA=isa)
-    assert good.returncode == 0 and good.stdout.strip() == isa, good.stderr
-    bad = run_python("import dynorm", DYNORM_ISA="no-such-isa")
-    assert bad.returncode != 0
-    assert "DYNORM_ISA" in bad.stderr and "no-such-isa" in bad.stderr
+    """A valid name or "auto" is used; anything else warns, naming the
+    variable and the accepted values, and the best ISA runs: import never fails."""
+    best = dn.available_isas()[-1]
+    probe = "import dynorm, numpy; print(dynorm.isa()); print(dynorm.dyt(numpy.ones(3), 0.5)[0])"
+    for value, expected in [(dn.available_isas()[0], dn.available_isas()[0]), ("auto", best),
+                            ("no-such-isa", best)]:
+        run = run_python(probe, DYNORM_ISA=value)
+        assert run.returncode == 0, run.stderr
+        assert run.stdout.split()[0] == expected, (value, run.stdout)
+        if value == "no-such-isa":
+            assert "DYNORM_ISA" in run.stderr and "no-such-isa" in run.stderr
+            assert "auto" in run.stderr and best in run.stderr
+        else:
+            assert "Warning" not in run.stderr, run.stderr
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-1", "99999", "2.5"])
+def test_bad_dynorm_num_threads_warns_and_uses_the_default(value: str) -> None:
+    probe = "import dynorm, numpy; print(dynorm.num_threads()); dynorm.dyt(numpy.ones(3), 0.5)"
+    default = run_python(probe)
+    run = run_python(probe, DYNORM_NUM_THREADS=value)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout == default.stdout
+    if "c" in dn.backends():
+        assert "DYNORM_NUM_THREADS" in run.stderr and repr(value) in run.stderr
+        assert "1 to 1024" in run.stderr
+
+
+def test_good_dynorm_num_threads_is_used() -> None:
+    if "c" not in dn.backends():
+        pytest.skip("the NumPy backend runs on one thread")
+    run = run_python("import dynorm; print(dynorm.num_threads())", DYNORM_NUM_THREADS="3")
+    assert run.returncode == 0 and run.stdout.split() == ["3"], run.stderr
+    assert "Warning" not in run.stderr
 
 
 # ------------------------------------------------------------ out= & in place
@@ -252,18 +285,20 @@ def test_array_likes_are_accepted() -> None:
 
 @pytest.mark.parametrize("name", LAYERS)
 def test_reference_works_on_any_leading_shape(name: str) -> None:
-    """The layer (2-D to the backend) and the reference on 3-D input agree."""
+    """The layer (2-D to the backend) and the reference on 3-D input agree;
+    the reference's statistics have the leading shape, its gradients (C,)."""
     layer = fresh_layer(name)
+    op, s = layer.op, layer._scalars()
     w, b = layer.params["weight"], layer.params.get("bias")
     y = layer.forward(X64)
     flat = layer.forward(X64.reshape(-1, C)).reshape(X64.shape)
     np.testing.assert_array_equal(y, flat)
-    if isinstance(layer, dn.LayerNorm):
-        y_ref, mean, rstd = ref.layer_norm_forward(X64, w, b, layer.eps)
-        assert mean.shape == rstd.shape == X64.shape[:-1]
-        dx, dw, db = ref.layer_norm_backward(X64, X64, mean, rstd, w)
-        assert dx.shape == X64.shape and dw.shape == db.shape == (C,)
-        np.testing.assert_allclose(y_ref, y, rtol=1e-15, atol=1e-15)
+    y_ref, *stats = op.forward(X64, w, b, *s)
+    assert all(st.shape == X64.shape[:-1] for st in stats) and len(stats) == len(op.stats)
+    dx, dw, db, *ds = op.backward(X64, X64, tuple(stats), w, *s)
+    assert dx.shape == X64.shape and dw.shape == (C,) and len(ds) == len(op.learnable)
+    assert (db is None) == (not op.bias)
+    np.testing.assert_allclose(y_ref, y, rtol=1e-14, atol=1e-14)
 
 
 # ------------------------------------------------------------ NaN and Inf
@@ -503,21 +538,52 @@ def test_backend_switched_between_calls(name: str) -> None:
 @pytest.mark.parametrize("name", LAYERS)
 def test_layer_matches_functional(backend: str, name: str) -> None:
     layer = fresh_layer(name)
-    w, b = layer.params["weight"], layer.params.get("bias")
-    if isinstance(layer, dn.LayerNorm):
-        y = dn.layer_norm(X64, w, b, layer.eps)
-    elif isinstance(layer, dn.RMSNorm):
-        y = dn.rms_norm(X64, w, layer.eps)
-    elif isinstance(layer, dn.DyT):
-        y = dn.dyt(X64, layer.alpha, w, b)
-    else:
-        y = dn.dyisru(X64, layer.beta, w, b, layer.eps)
-    np.testing.assert_array_equal(layer(X64), y)
+    op = layer.op
+    kwargs = {s.name: getattr(layer, s.name) for s in op.scalars}  # the effective values
+    kwargs["weight"] = layer.params["weight"]
+    if op.bias:
+        kwargs["bias"] = layer.params.get("bias")
+    np.testing.assert_array_equal(layer(X64), _FUNCTIONS[op.name](X64, **kwargs))
 
 
 def test_public_names() -> None:
     for name in ["layer_norm", "rms_norm", "dyt", "dyisru", "LayerNorm", "RMSNorm", "DyT",
                  "DyISRU", "backends", "use_backend", "isa", "available_isas", "use_isa",
-                 "reference", "__version__"]:
+                 "num_threads", "set_num_threads", "reference", "__version__"]:
         assert hasattr(dn, name), name
+    for op in OPS:  # every op of the table, by its names
+        assert getattr(dn, op.name) is _FUNCTIONS[op.name]
+        assert getattr(dn, op.layer).op is op
+        assert op.name in dn.__all__ and op.layer in dn.__all__
     assert dn.__version__ == "0.1.0"
+
+
+@pytest.mark.parametrize("op", OPS, ids=lambda op: op.name)
+def test_generated_function_and_layer_document_themselves(op: Op) -> None:
+    """Each functional made from the table has a real signature (the rule:
+    x, learnable scalars, weight, bias, other scalars, then out by keyword),
+    a docstring with Parameters, Returns, Raises, and an example that runs;
+    each layer class a real constructor signature and a docstring."""
+    import doctest
+    import inspect
+
+    fn = _FUNCTIONS[op.name]
+    params = list(inspect.signature(fn).parameters.values())
+    expected = ["x", *(s.name for s in op.learnable), "weight", *(["bias"] if op.bias else []),
+                *(s.name for s in op.constants), "out"]
+    assert [p.name for p in params] == expected
+    assert params[-1].kind is inspect.Parameter.KEYWORD_ONLY
+    for s in op.constants:
+        assert inspect.signature(fn).parameters[s.name].default == s.default
+    for section in ("Parameters", "Returns", "Raises", "Examples"):
+        assert f"\n{section}\n" in fn.__doc__
+    tests = doctest.DocTestFinder().find(fn, op.name, globs={})
+    assert tests and tests[0].examples
+    runner = doctest.DocTestRunner()
+    for t in tests:
+        runner.run(t)
+    assert runner.summarize(verbose=False).failed == 0
+    cls = getattr(dn, op.layer)
+    init = list(inspect.signature(cls).parameters)
+    assert init == ["C", *op.constructor_args, "dtype"]
+    assert cls.__doc__ and "Parameters" in cls.__doc__ and cls.__module__ == "dynorm.layers"

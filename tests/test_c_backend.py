@@ -10,7 +10,10 @@ where ``scale`` is the magnitude the rounding error is proportional to when
 the result itself cancels (``r * |g|`` for the norms' dx, whose exact value
 for C = 1 is ``r g eps / (x^2 + eps)``); parameter gradients, which are sums
 over rows, are measured against the sum of the magnitudes of their terms.
-The asserted bounds (BOUND below) are the ones README.md documents.
+The asserted bounds (BOUND below) are the ones README.md documents. The ops
+are those of the table (dynorm.ops): a new op is run here with no edit, its
+rounding-error scales (``magnitudes``) derived from its reference unless it
+has its own entry in ``MAGNITUDES``.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ import dynorm as dn
 cb = pytest.importorskip("dynorm._cbackend")
 
 from dynorm._backend import NumpyBackend  # noqa: E402
+from dynorm.ops import BY_NAME  # noqa: E402
+from dynorm.ops import OPS as TABLE  # noqa: E402
 from dynorm.reference import DYISRU_CLAMP  # noqa: E402
 
 C = cb.CBackend()
@@ -33,7 +38,14 @@ ISAS = C.isas()
 
 # Documented bounds (README "Accuracy of the C kernels"): normwise relative.
 BOUND = {np.float32: 2e-6, np.float64: 1e-13}
-OPS = ["layer_norm", "rms_norm", "dyt", "dyisru"]
+#: Every op of the table; one the library does not have (the C backend runs
+#: the reference for it) is skipped, saying so.
+OPS = [pytest.param(op.name, marks=pytest.mark.skipif(
+    not C.supports(op), reason=f"the C library has no op {op.name!r}")) for op in TABLE]
+C_OPS = [op.name for op in TABLE if C.supports(op)]
+#: The scalars the ops run with here, by name (off the defaults: a kernel
+#: that ignored its argument would not pass by chance).
+SCALARS = {"alpha": 0.7, "beta": 2.5, "eps": 1e-5}
 
 SETTINGS = settings(
     max_examples=25,
@@ -89,66 +101,91 @@ def params(rng: np.random.Generator, cols: int, dtype: type, with_w: bool, with_
     return w, b
 
 
-def run_forward(be, op: str, x, w, b, alpha=0.7, beta=2.5, eps=1e-5):  # type: ignore[no-untyped-def]
-    rows = x.shape[0]
-    w, b = be.param(w), be.param(b)
+def scalars(op: str) -> tuple[float, ...]:
+    """``op``'s scalars: those of SCALARS, else the middle of their sample range."""
+    return tuple(SCALARS.get(s.name, sum(s.sample) / 2) for s in BY_NAME[op].scalars)
+
+
+def run_forward(be, op: str, x, w, b, s=None):  # type: ignore[no-untyped-def]
+    """``(y, stats)`` of op through backend ``be``; stats a tuple of arrays."""
+    entry = BY_NAME[op]
     y = np.empty_like(x)
-    stats: tuple[np.ndarray, ...] = ()
-    if op == "layer_norm":
-        ln_stats = np.empty((2, rows), x.dtype)
-        be.layer_norm_fwd(x, w, b, eps, y, ln_stats)
-        stats = (ln_stats[0], ln_stats[1])
-    elif op == "rms_norm":
-        rstd = np.empty(rows, x.dtype)
-        be.rms_norm_fwd(x, w, eps, y, rstd)
-        stats = (rstd,)
-    elif op == "dyt":
-        be.dyt_fwd(x, alpha, w, b, y)
-    else:
-        be.dyisru_fwd(x, beta, w, b, eps, y)
-    return y, stats
+    stats = np.empty((len(entry.stats), x.shape[0]), x.dtype) if entry.stats else None
+    be.forward(entry, x, be.param(w), be.param(b if entry.bias else None),
+               scalars(op) if s is None else s, y, None if stats is None else be.param(stats))
+    return y, () if stats is None else tuple(stats)
 
 
-def run_backward(be, op: str, dy, x, stats, w, alpha=0.7, beta=2.5, eps=1e-5):  # type: ignore[no-untyped-def]
+def run_backward(be, op: str, dy, x, stats, w, s=None):  # type: ignore[no-untyped-def]
+    """``(dx, dw, db, scalar)``: db None without a bias, scalar the first
+    learnable scalar's gradient (None without one)."""
+    entry = BY_NAME[op]
     cols = x.shape[1]
-    dx, dw, db = np.empty_like(x), np.empty(cols, x.dtype), np.empty(cols, x.dtype)
-    scalar = None
-    w = be.param(w)
-    if op == "layer_norm":
-        be.layer_norm_bwd(dy, x, np.stack(stats), w, dx, dw, db)
-    elif op == "rms_norm":
-        be.rms_norm_bwd(dy, x, stats[0], w, dx, dw)
-        db = None
-    elif op == "dyt":
-        scalar = be.dyt_bwd(dy, x, alpha, w, dx, dw, db)
-    else:
-        scalar = be.dyisru_bwd(dy, x, beta, w, eps, dx, dw, db)
-    return dx, dw, db, scalar
+    dx, dw = np.empty_like(x), np.empty(cols, x.dtype)
+    db = np.empty(cols, x.dtype) if entry.bias else None
+    ds = tuple(np.empty((), x.dtype) for _ in entry.learnable)
+    st = be.param(np.stack(stats)) if stats else None
+    be.backward(entry, dy, x, st, be.param(w), scalars(op) if s is None else s, dx,
+                be.param(dw), be.param(db), tuple(be.param(d) for d in ds))
+    return dx, dw, db, (float(ds[0]) if ds else None)
 
 
-def magnitudes(op: str, dy, x, stats, w, alpha=0.7, beta=2.5, eps=1e-5):  # type: ignore[no-untyped-def]
-    """Scales of the rounding error: for dx, and the sums of |terms| of the
-    parameter gradients (dw, db, the scalar)."""
+def _norm_magnitudes(op: str, dy, x, stats, w):  # type: ignore[no-untyped-def]
     x64, dy64 = x.astype(np.float64), dy.astype(np.float64)
     g = dy64 * (1.0 if w is None else w.astype(np.float64))
-    if op in ("layer_norm", "rms_norm"):
-        rstd = stats[-1].astype(np.float64)[:, None]
-        xh = ((x64 - stats[0].astype(np.float64)[:, None]) if op == "layer_norm" else x64) * rstd
-        return np.abs(rstd * g), np.abs(dy64 * xh).sum(0), np.abs(dy64).sum(0), 0.0
-    if op == "dyt":
-        z = np.float64(x.dtype.type(alpha)) * x64
-        t = np.tanh(z)
-        s = 1 / np.cosh(z) ** 2  # not 1 - t^2, which is 0 in saturation
-        # sech^2(z) has relative condition 2|z| in z, and a kernel forms
-        # z = alpha x in the input's precision: its dx is accurate relative
-        # to |g alpha s| (1 + 2|z|) (inherent, not a kernel error)
-        return np.abs(g * alpha * s) * (1 + 2 * np.abs(z)), np.abs(dy64 * t).sum(0), \
-            np.abs(dy64).sum(0), np.abs(g * x64 * s * (1 + 2 * np.abs(z))).sum()
-    c = np.float64(beta) + eps
+    rstd = stats[-1].astype(np.float64)[:, None]
+    xh = ((x64 - stats[0].astype(np.float64)[:, None]) if len(stats) == 2 else x64) * rstd
+    return np.abs(rstd * g), np.abs(dy64 * xh).sum(0), np.abs(dy64).sum(0), 0.0
+
+
+def _dyt_magnitudes(op: str, dy, x, stats, w):  # type: ignore[no-untyped-def]
+    alpha = scalars(op)[0]
+    x64, dy64 = x.astype(np.float64), dy.astype(np.float64)
+    g = dy64 * (1.0 if w is None else w.astype(np.float64))
+    z = np.float64(x.dtype.type(alpha)) * x64
+    t = np.tanh(z)
+    s = 1 / np.cosh(z) ** 2  # not 1 - t^2, which is 0 in saturation
+    # sech^2(z) has relative condition 2|z| in z, and a kernel forms
+    # z = alpha x in the input's precision: its dx is accurate relative
+    # to |g alpha s| (1 + 2|z|) (inherent, not a kernel error)
+    return np.abs(g * alpha * s) * (1 + 2 * np.abs(z)), np.abs(dy64 * t).sum(0), \
+        np.abs(dy64).sum(0), np.abs(g * x64 * s * (1 + 2 * np.abs(z))).sum()
+
+
+def _dyisru_magnitudes(op: str, dy, x, stats, w):  # type: ignore[no-untyped-def]
+    beta, eps = scalars(op)
+    x64, dy64 = x.astype(np.float64), dy.astype(np.float64)
+    g = dy64 * (1.0 if w is None else w.astype(np.float64))
     xc = np.clip(x64, -DYISRU_CLAMP, DYISRU_CLAMP)
-    q = c + xc * xc
+    q = np.float64(beta) + eps + xc * xc
     return None, np.abs(dy64 * xc / np.sqrt(q)).sum(0), np.abs(dy64).sum(0), \
         np.abs(0.5 * g * xc * q**-1.5).sum()
+
+
+def _generic_magnitudes(op: str, dy, x, stats, w):  # type: ignore[no-untyped-def]
+    """From the reference: dw's terms dy * f(x) summed in magnitude (f the op
+    at weight 1, bias 0), db's |dy|, and the scalar gradient at |dy|, |x|,
+    |w| (all its terms of one sign for an element-wise op odd in x with an
+    even derivative in the scalar, as DyT and DyISRU are)."""
+    entry = BY_NAME[op]
+    x64, dy64 = x.astype(np.float64), dy.astype(np.float64)
+    s = scalars(op)
+    f = entry.forward(x64, None, None, *s)[0]
+    absw = None if w is None else np.abs(w.astype(np.float64))
+    _, _, _, *ds = entry.backward(np.abs(dy64), np.abs(x64), tuple(stats), absw, *s)
+    return None, np.abs(dy64 * f).sum(0), np.abs(dy64).sum(0), abs(ds[0]) if ds else 0.0
+
+
+#: Op-specific scales of the rounding error, where the generic one is too loose
+#: or too tight; keyed by the table's names.
+MAGNITUDES = {"layer_norm": _norm_magnitudes, "rms_norm": _norm_magnitudes,
+              "dyt": _dyt_magnitudes, "dyisru": _dyisru_magnitudes}
+
+
+def magnitudes(op: str, dy, x, stats, w):  # type: ignore[no-untyped-def]
+    """Scales of the rounding error: for dx, and the sums of |terms| of the
+    parameter gradients (dw, db, the scalar)."""
+    return MAGNITUDES.get(op, _generic_magnitudes)(op, dy, x, stats, w)
 
 
 def check_op(op: str, x, dy, w, b, dtype) -> None:  # type: ignore[no-untyped-def]
@@ -303,8 +340,7 @@ def test_dyisru_saturates_where_x_squared_overflows(isa: str, dtype: type) -> No
                  dtype=dtype)
     w = np.full(6, 2.0, dtype)
     b = np.full(6, 0.5, dtype)
-    y = np.empty_like(x)
-    C.dyisru_fwd(x, 4.0, C.param(w), C.param(b), 1e-5, y)
+    y, _ = run_forward(C, "dyisru", x, w, b, s=(4.0, 1e-5))
     np.testing.assert_array_equal(y[0], np.array([2.5, -1.5, 2.5, -1.5, 2.5, 0.5], dtype))
 
 
@@ -313,31 +349,22 @@ def test_in_place_forward_and_backward(isa: str, dtype: type) -> None:
     rng = np.random.default_rng(11)
     x = rng.standard_normal((3, 50)).astype(dtype)
     dy = rng.standard_normal((3, 50)).astype(dtype)
-    for op in OPS:
+    for op in C_OPS:
         y_expected, stats = run_forward(C, op, x, None, None)
         dx_expected = run_backward(C, op, dy, x, stats, None)[0]
+        entry = BY_NAME[op]
         xi = x.copy()
         no_w = C.param(None)  # weight and bias 1 and 0
-        if op == "layer_norm":
-            C.layer_norm_fwd(xi, no_w, no_w, 1e-5, xi, np.empty((2, 3), dtype))
-        elif op == "rms_norm":
-            C.rms_norm_fwd(xi, no_w, 1e-5, xi, np.empty(3, dtype))
-        elif op == "dyt":
-            C.dyt_fwd(xi, 0.7, no_w, no_w, xi)
-        else:
-            C.dyisru_fwd(xi, 2.5, no_w, no_w, 1e-5, xi)
+        stats = np.stack(stats) if stats else None
+        C.forward(entry, xi, no_w, no_w, scalars(op), xi,
+                  None if stats is None else C.param(stats.copy()))
         np.testing.assert_array_equal(xi, y_expected)
         dyi = dy.copy()
         cols = x.shape[1]
-        dw, db = np.empty(cols, dtype), np.empty(cols, dtype)
-        if op == "layer_norm":
-            C.layer_norm_bwd(dyi, x, np.stack(stats), no_w, dyi, dw, db)
-        elif op == "rms_norm":
-            C.rms_norm_bwd(dyi, x, stats[0], no_w, dyi, dw)
-        elif op == "dyt":
-            C.dyt_bwd(dyi, x, 0.7, no_w, dyi, dw, db)
-        else:
-            C.dyisru_bwd(dyi, x, 2.5, no_w, 1e-5, dyi, dw, db)
+        dw = np.empty(cols, dtype)
+        C.backward(entry, dyi, x, None if stats is None else C.param(stats), no_w, scalars(op),
+                   dyi, C.param(dw), no_w,
+                   tuple(no_w for _ in entry.learnable))
         np.testing.assert_array_equal(dyi, dx_expected)
 
 
@@ -350,7 +377,7 @@ def test_float32_within_1e5_of_float64_reference_with_outliers(isa: str) -> None
     dy64 = rng.standard_normal((64, 768))
     w64, b64 = rng.uniform(0.5, 1.5, 768), rng.uniform(-0.5, 0.5, 768)
     x32, dy32, w32, b32 = (a.astype(np.float32) for a in (x64, dy64, w64, b64))
-    for op in OPS:
+    for op in C_OPS:
         with np.errstate(all="ignore"):
             y32, s32 = run_forward(C, op, x32, w32, b32)
             y64, s64 = run_forward(REF, op, x64, w64, b64)
@@ -376,29 +403,35 @@ def test_public_api_runs_on_c_by_default() -> None:
     assert set(dn.available_isas()) == set(ISAS)
 
 
+@pytest.fixture
+def threaded():  # type: ignore[no-untyped-def]
+    """Every call split over threads (no size threshold); the count restored after."""
+    from dynorm._dynorm_c import lib
+
+    old_threshold = lib.dn_set_parallel_threshold(1)
+    old_count = dn.num_threads()
+    yield
+    lib.dn_set_parallel_threshold(old_threshold)
+    dn.set_num_threads(old_count)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("op", OPS)
-def test_threads_give_the_same_rows_and_gradients(op: str, dtype: type,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    """Split over threads, rows are the same bits; parameter gradients (sums
-    of per-chunk partials) agree to rounding; and the result does not depend
-    on scheduling (two threaded runs give identical bits)."""
+def test_threads_give_the_same_rows_and_gradients(op: str, dtype: type, threaded) -> None:  # type: ignore[no-untyped-def]
+    """Split over threads inside the library, rows are the same bits;
+    parameter gradients (sums of per-thread partials) agree to rounding; and
+    the result does not depend on scheduling (two runs give identical bits)."""
     rng = np.random.default_rng(2)
     x = make_input(rng, 203, 67, 1.0, 0.5, 3, dtype)
     dy = rng.standard_normal((203, 67)).astype(dtype)
     w, b = params(rng, 67, dtype, True, True)
-    monkeypatch.setattr(cb, "PARALLEL_MIN_BYTES", 0)
-    previous = cb.set_num_threads(1)
-    try:
-        y1, s1 = run_forward(C, op, x, w, b)
-        g1 = run_backward(C, op, dy, x, s1, w)
-        cb.set_num_threads(3)
-        assert len(cb._chunks(203, x.nbytes)) == 3
-        y3, s3 = run_forward(C, op, x, w, b)
-        g3 = run_backward(C, op, dy, x, s3, w)
-        g3b = run_backward(C, op, dy, x, s3, w)
-    finally:
-        cb.set_num_threads(previous)
+    dn.set_num_threads(1)
+    y1, s1 = run_forward(C, op, x, w, b)
+    g1 = run_backward(C, op, dy, x, s1, w)
+    dn.set_num_threads(3)
+    y3, s3 = run_forward(C, op, x, w, b)
+    g3 = run_backward(C, op, dy, x, s3, w)
+    g3b = run_backward(C, op, dy, x, s3, w)
     np.testing.assert_array_equal(y3, y1)
     for a, r in zip(s3, s1):
         np.testing.assert_array_equal(a, r)
@@ -410,6 +443,13 @@ def test_threads_give_the_same_rows_and_gradients(op: str, dtype: type,
 
 
 def test_thread_count_is_validated() -> None:
-    with pytest.raises(ValueError, match=">= 1"):
-        dn.set_num_threads(0)
-    assert dn.num_threads() >= 1
+    before = dn.num_threads()
+    for bad in (0, -1, 1025, 2.0, True, "2"):
+        with pytest.raises(ValueError, match=">= 1 and <= 1024"):
+            dn.set_num_threads(bad)  # type: ignore[arg-type]
+    assert dn.num_threads() == before >= 1
+    previous = dn.set_num_threads(3)
+    try:
+        assert previous == before and dn.num_threads() == 3
+    finally:
+        dn.set_num_threads(before)

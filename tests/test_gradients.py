@@ -30,6 +30,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dynorm as dn
+from dynorm.layers import LAYERS as CLASSES
+from dynorm.ops import OPS
 from dynorm.selfcheck import (
     LAYERS,
     analytic_gradients,
@@ -43,16 +45,22 @@ from dynorm.selfcheck import (
 
 TOL = 1e-7
 
-#: Every layer of the self-check (with bias), plus the bias-free variants.
+def _nobias(cls: type[dn.Module], softplus: bool) -> Callable[[int, type], dn.Module]:
+    kwargs = {"softplus": True} if softplus else {}
+    return lambda C, dtype: cls(C, bias=False, dtype=dtype, **kwargs)
+
+
+#: Every layer of the self-check (with bias), plus the bias-free variants of
+#: every op with a bias (with softplus too where it has learnable scalars).
 FACTORIES: dict[str, Callable[[int, type], dn.Module]] = {
     **LAYERS,
-    "LayerNorm nobias": lambda C, dtype: dn.LayerNorm(C, bias=False, dtype=dtype),
-    "DyT nobias": lambda C, dtype: dn.DyT(C, bias=False, dtype=dtype),
-    "DyISRU nobias": lambda C, dtype: dn.DyISRU(C, bias=False, dtype=dtype),
-    "DyISRU softplus nobias": lambda C, dtype: dn.DyISRU(
-        C, bias=False, softplus=True, dtype=dtype
-    ),
+    **{f"{op.layer} nobias": _nobias(CLASSES[op.name], False) for op in OPS if op.bias},
+    **{f"{op.layer} softplus nobias": _nobias(CLASSES[op.name], True)
+       for op in OPS if op.bias and op.learnable},
 }
+#: The row normalizations (ops with saved statistics) and their variants.
+NORMS = [name for name, f in FACTORIES.items() if f(2, np.float64).op.stats
+         and "softplus" not in name]
 
 
 def make_input(rng: np.random.Generator, layer: dn.Module, shape: tuple[int, ...],
@@ -106,7 +114,7 @@ def test_backward_matches_directional_differences(
         assert err <= TOL, (pname, err)
 
 
-@pytest.mark.parametrize("name", ["LayerNorm", "LayerNorm nobias", "RMSNorm"])
+@pytest.mark.parametrize("name", NORMS)
 def test_backward_with_large_mean(backend: str, name: str) -> None:
     """|mean| >> std: the two-pass statistics and the xh-form backward hold up."""
     rng = np.random.default_rng(7)
@@ -117,17 +125,18 @@ def test_backward_with_large_mean(backend: str, name: str) -> None:
     assert max(errors.values()) <= TOL, errors
 
 
-def test_softplus_chain_rule(backend: str) -> None:
+@pytest.mark.parametrize("op", [op for op in OPS if op.learnable], ids=lambda op: op.name)
+def test_softplus_chain_rule(backend: str, op) -> None:  # type: ignore[no-untyped-def]
     """d raw = d scalar * sigmoid(raw), against the plain layer at the same scalar."""
     rng = np.random.default_rng(3)
     x, R = rng.standard_normal((4, 6)), rng.standard_normal((4, 6))
-    for plain, gated, name in [
-        (dn.DyT(6, alpha0=0.8, dtype=np.float64),
-         dn.DyT(6, alpha0=0.8, softplus=True, dtype=np.float64), "alpha"),
-        (dn.DyISRU(6, beta0=2.5, dtype=np.float64),
-         dn.DyISRU(6, beta0=2.5, softplus=True, dtype=np.float64), "beta"),
-    ]:
-        g_plain = analytic_gradients(plain, x, R)[name]
-        g_gated = analytic_gradients(gated, x, R)[name + "_raw"]
-        raw = gated.params[name + "_raw"]
-        np.testing.assert_allclose(g_gated, g_plain * dn.reference.sigmoid(raw), rtol=1e-13)
+    initial = {s.name + "0": s.sample[0] + 0.4 * (s.sample[1] - s.sample[0])
+               for s in op.learnable}
+    plain = CLASSES[op.name](6, dtype=np.float64, **initial)
+    gated = CLASSES[op.name](6, softplus=True, dtype=np.float64, **initial)
+    g_plain = analytic_gradients(plain, x, R)
+    g_gated = analytic_gradients(gated, x, R)
+    for s in op.learnable:
+        raw = gated.params[s.name + "_raw"]
+        np.testing.assert_allclose(g_gated[s.name + "_raw"],
+                                   g_plain[s.name] * dn.reference.sigmoid(raw), rtol=1e-13)

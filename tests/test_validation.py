@@ -1,5 +1,6 @@
 """Every bad input raises the documented exception, with a message that names
-the problem and the accepted values (DESIGN.md section 6, issue 3)."""
+the problem and the accepted values (docs/design.md §6). The functions,
+layers and scalars checked are those of the op table (dynorm.ops)."""
 
 from __future__ import annotations
 
@@ -10,27 +11,31 @@ import numpy as np
 import pytest
 
 import dynorm as dn
+from dynorm.functional import FUNCTIONS as _FUNCTIONS
+from dynorm.layers import LAYERS as _LAYERS
+from dynorm.ops import OPS, Op
 
 C = 7
 X = np.random.default_rng(0).standard_normal((3, C))
 W = np.ones(C)
 
-#: Every functional forward with its required scalar.
-FUNCTIONS: dict[str, Callable[..., np.ndarray]] = {
-    "layer_norm": lambda x, **kw: dn.layer_norm(x, **kw),
-    "rms_norm": lambda x, **kw: dn.rms_norm(x, **kw),
-    "dyt": lambda x, **kw: dn.dyt(x, 0.5, **kw),
-    "dyisru": lambda x, **kw: dn.dyisru(x, 4.0, **kw),
-}
-WITH_BIAS = ["layer_norm", "dyt", "dyisru"]
-WITH_EPS = ["layer_norm", "rms_norm", "dyisru"]
 
-LAYER_TYPES: dict[str, Callable[..., dn.Module]] = {
-    "LayerNorm": dn.LayerNorm,
-    "RMSNorm": dn.RMSNorm,
-    "DyT": dn.DyT,
-    "DyISRU": dn.DyISRU,
-}
+def _with_defaults(op: Op) -> Callable[..., np.ndarray]:
+    defaults = [s.default for s in op.learnable]
+    return lambda x, *args, **kw: _FUNCTIONS[op.name](x, *(args or defaults), **kw)
+
+
+#: Every functional forward, its required scalars at their defaults unless given.
+FUNCTIONS: dict[str, Callable[..., np.ndarray]] = {op.name: _with_defaults(op) for op in OPS}
+WITH_BIAS = [op.name for op in OPS if op.bias]
+LAYER_TYPES: dict[str, Callable[..., dn.Module]] = {op.layer: _LAYERS[op.name] for op in OPS}
+LEARNABLE = [op for op in OPS if op.learnable]
+
+#: (op, scalar) for every scalar of every op, and the values outside its domain.
+SCALARS = [pytest.param(op, s, id=f"{op.name}-{s.name}") for op in OPS for s in op.scalars]
+BAD = {"finite": [np.nan, np.inf, -np.inf],
+       "nonnegative": [-1.0, -1e-300, np.nan, np.inf, -np.inf]}
+MESSAGE = {"finite": "{} must be finite", "nonnegative": "{} must be finite and >= 0"}
 
 BAD_DTYPES = [np.int32, np.int64, np.uint8, np.float16, np.complex64, np.complex128, object, bool]
 
@@ -165,48 +170,48 @@ def test_mutated_parameter_of_wrong_shape_is_caught() -> None:
 # ---------------------------------------------------------------- scalars
 
 
-@pytest.mark.parametrize("fn", WITH_EPS)
-@pytest.mark.parametrize("eps", [-1e-5, np.nan, np.inf, -np.inf])
-def test_bad_eps(fn: str, eps: float) -> None:
-    with pytest.raises(ValueError, match="eps must be finite and >= 0"):
-        FUNCTIONS[fn](X, eps=eps)
+def _call(op: Op, scalar: str, value: float) -> np.ndarray:
+    """The functional with ``scalar`` set to ``value``, the others at their defaults."""
+    learnable = [value if s.name == scalar else s.default for s in op.learnable]
+    kwargs = {s.name: value for s in op.constants if s.name == scalar}
+    return _FUNCTIONS[op.name](X, *learnable, **kwargs)
 
 
-@pytest.mark.parametrize("layer", ["LayerNorm", "RMSNorm", "DyISRU"])
-@pytest.mark.parametrize("eps", [-1.0, np.nan, np.inf])
-def test_layer_bad_eps(layer: str, eps: float) -> None:
-    with pytest.raises(ValueError, match="eps must be finite and >= 0"):
-        LAYER_TYPES[layer](C, eps=eps)
+@pytest.mark.parametrize(("op", "scalar"), SCALARS)
+def test_bad_scalar(op: Op, scalar) -> None:  # type: ignore[no-untyped-def]
+    """Outside its domain, a scalar is a ValueError naming it and its domain,
+    in the functional, the layer's constructor and (a learnable one set in
+    params, e.g. by a diverged optimizer step) the layer's forward; a
+    learnable non-negative one's message points at softplus=True."""
+    message = MESSAGE[scalar.domain].format(scalar.name)
+    if scalar.learnable and scalar.domain == "nonnegative":
+        message += rf".*{op.layer}\(softplus=True\) keeps {scalar.name} positive"
+    layer_arg = scalar.name + "0" if scalar.learnable else scalar.name
+    for bad in BAD[scalar.domain]:
+        with pytest.raises(ValueError, match=message):
+            _call(op, scalar.name, bad)
+        with pytest.raises(ValueError, match=message):
+            LAYER_TYPES[op.layer](C, **{layer_arg: bad})
+        if scalar.learnable:
+            m = LAYER_TYPES[op.layer](C, dtype=np.float64)
+            m.params[scalar.name][...] = bad
+            with pytest.raises(ValueError, match=message):
+                m.forward(X)
 
 
-@pytest.mark.parametrize("alpha", [np.nan, np.inf, -np.inf])
-def test_bad_alpha(alpha: float) -> None:
-    with pytest.raises(ValueError, match="alpha must be finite"):
-        dn.dyt(X, alpha)
-    with pytest.raises(ValueError, match="alpha must be finite"):
-        dn.DyT(C, alpha0=alpha)
-    m = dn.DyT(C, dtype=np.float64)
-    m.params["alpha"][...] = alpha  # e.g. a diverged optimizer step
-    with pytest.raises(ValueError, match="alpha must be finite"):
-        m.forward(X)
-
-
-@pytest.mark.parametrize("beta", [-1.0, -1e-300, np.nan, np.inf, -np.inf])
-def test_bad_beta(beta: float) -> None:
-    with pytest.raises(ValueError, match=r"beta must be finite and >= 0.*softplus=True"):
-        dn.dyisru(X, beta)
-    with pytest.raises(ValueError, match=r"beta must be finite and >= 0.*softplus=True"):
-        dn.DyISRU(C, beta0=beta)
-    m = dn.DyISRU(C, dtype=np.float64)
-    m.params["beta"][...] = beta
-    with pytest.raises(ValueError, match=r"DyISRU\(softplus=True\) keeps beta positive"):
-        m.forward(X)
-
-
+@pytest.mark.parametrize(("op", "scalar"), SCALARS)
 @pytest.mark.parametrize("bad", [np.array([0.5]), np.array([0.5, 1.0]), 1j, "0.5", None])
-def test_scalar_that_is_not_a_real_scalar(bad: Any) -> None:
-    with pytest.raises(TypeError, match="alpha must be a real scalar"):
-        dn.dyt(X, bad)
+def test_scalar_that_is_not_a_real_scalar(op: Op, scalar, bad: Any) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(TypeError, match=f"{scalar.name} must be a real scalar"):
+        _call(op, scalar.name, bad)
+
+
+@pytest.mark.parametrize("op", LEARNABLE, ids=lambda op: op.name)
+def test_softplus_needs_a_positive_initial_value_every_op(op: Op) -> None:
+    for s in op.learnable:
+        for bad in [0.0, -0.5] if s.domain == "finite" else [0.0]:
+            with pytest.raises(ValueError, match=rf"{s.name}0 must be > 0 with softplus=True"):
+                LAYER_TYPES[op.layer](C, softplus=True, **{s.name + "0": bad})
 
 
 def test_softplus_needs_a_positive_initial_value() -> None:

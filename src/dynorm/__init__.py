@@ -2,22 +2,28 @@
 
 LayerNorm, RMSNorm, Dynamic Tanh (DyT) and the Dynamic Inverse Square Root
 Unit (DyISRU), with hand-written forward and backward passes. The NumPy
-reference (:mod:`dynorm.reference`) is the specification; faster backends
-plug in through :mod:`dynorm._backend` and must agree with it.
+reference (:mod:`dynorm.reference`) is the specification; the op table
+(:mod:`dynorm.ops`) declares each op once, and the layers, the functional
+API and the backends are derived from it. Faster backends plug in through
+:mod:`dynorm._backend` and must agree with the reference.
 """
 
 from __future__ import annotations
 
 from . import reference
 from ._backend import available_isas, backends, isa, use_backend, use_isa
-from .functional import dyisru, dyt, layer_norm, rms_norm
-from .layers import DyISRU, DyT, LayerNorm, Module, RMSNorm
+from .functional import FUNCTIONS as _FUNCTIONS
+from .layers import LAYERS as _LAYERS
+from .layers import Module
 
 __version__ = "0.1.0"
 
+# every op's function and layer class, by its own name (dn.dyt, dn.DyT)
+globals().update(_FUNCTIONS)
+globals().update({cls.__name__: cls for cls in _LAYERS.values()})
+
 __all__ = [
-    "layer_norm", "rms_norm", "dyt", "dyisru",
-    "LayerNorm", "RMSNorm", "DyT", "DyISRU", "Module",
+    *_FUNCTIONS, *(cls.__name__ for cls in _LAYERS.values()), "Module",
     "backends", "use_backend", "isa", "available_isas", "use_isa",
     "num_threads", "set_num_threads",
     "reference", "__version__",
@@ -26,7 +32,7 @@ __all__ = [
 # The C core is the default wherever the extension was built; without it
 # (an install that could not compile C) the NumPy reference runs everything.
 try:
-    from ._cbackend import CBackend as _CBackend
+    from . import _cbackend
 except ImportError:  # pragma: no cover - depends on the build
     def num_threads() -> int:
         """Threads a large call is split over: 1 without the C backend."""
@@ -39,8 +45,8 @@ else:
     from ._backend import register_backend as _register_backend
     from ._cbackend import num_threads, set_num_threads
 
-    _register_backend("c", _CBackend())
-
+    _register_backend("c", _cbackend.CBackend())
+    _cbackend._warn_bad_num_threads()
 
 
 def __getattr__(name: str):  # type: ignore[no-untyped-def]

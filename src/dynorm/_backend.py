@@ -1,24 +1,31 @@
 """Backend registry: which implementation runs the kernels, on which ISA.
 
-A *backend* is an object with the methods of :class:`Backend`. They receive
-validated, C-contiguous 2-D arrays ``(rows, C)`` of one dtype (float32 or
-float64) and write into preallocated outputs. Weights and biases come as the
-backend's own ``param(a)`` made them from a ``(C,)`` array or None (meaning 1
-and 0): a caller converts a parameter once and keeps the result while the
-array is the same object (the NumPy backend keeps the array itself; the C
-backend a pointer to its data). The saved statistics: LayerNorm's ``stats``
-is one C-contiguous array of shape ``(2, rows)``, mean in row 0 and rstd in
-row 1 (one buffer, which the layer reuses from forward to forward: at
-(8, 768) each array handed to C costs about 0.2 us, more than a row of the
-kernel's work); RMSNorm's ``rstd`` has shape ``(rows,)``. Both may be None
-in a forward that no backward follows. ``y`` may be ``x`` itself and ``dx``
-may be ``dy`` itself (in place).
-``dw``/``db`` always have shape ``(C,)`` and are overwritten (the caller may
-discard them). ``dyt_bwd``/``dyisru_bwd`` return ``dalpha``/``dbeta``.
+A *backend* is an object with the methods of :class:`Backend`: one
+``forward`` and one ``backward`` for every op of the table
+(:mod:`dynorm.ops`), told which op by its :class:`~dynorm.ops.Op`. They
+receive validated, C-contiguous, aligned 2-D arrays ``(rows, C)`` of one
+dtype (float32 or float64) and write into preallocated outputs:
 
-Each backend also reports its instruction sets: ``isas()`` (available, best
-first), ``current_isa()`` and ``set_isa(name)``. The NumPy backend has one,
-``"numpy"``; the C backend brings its own (scalar, avx2, ...).
+* ``w``, ``b`` (weight, bias), ``stats`` and the gradient targets ``dw``,
+  ``db`` and ``ds`` come as the backend's own ``param(a)`` made them from a
+  C-contiguous array of the dtype or None: None means weight 1 and bias 0,
+  no statistics, or gradient not wanted. A caller converts an array that
+  persists across calls once and reuses the result while the array is the
+  same object (the NumPy backend keeps the array itself; the C backend a
+  pointer to its data): at (8, 768) each conversion costs about 5% of a call.
+* ``s``: the op's scalars as floats, in ``op.scalars`` order.
+* ``stats``: the saved statistics, one array of shape ``(len(op.stats),
+  rows)`` (row k is ``op.stats[k]``), or None for an op without statistics
+  (and in a forward that no backward follows).
+* ``w``, ``b``, ``dw``, ``db`` have shape ``(C,)``; ``ds`` holds one 0-d
+  target per learnable scalar of the op, in order.
+* ``y`` may be ``x`` itself and ``dx`` may be ``dy`` itself (in place).
+  Parameter gradients are overwritten, never accumulated.
+
+Each backend also reports its instruction sets: ``isas()`` (available, in
+ascending order: the best last), ``current_isa()`` and ``set_isa(name)``.
+The NumPy backend has one, ``"numpy"``; the C backend brings its own
+(scalar, avx2, ...). ``"auto"`` names the best one wherever an ISA is named.
 
 State is module-level, i.e. process-wide (not per thread): ``use_backend`` and
 ``use_isa`` switch it for the whole process, as the C library's dispatch table
@@ -32,6 +39,7 @@ A new backend plugs in with :func:`register_backend` (it becomes the default).
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, Protocol
@@ -39,10 +47,10 @@ from typing import Any, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
-from . import reference as ref
+from .ops import Op
 
 Array = NDArray[np.floating]
-#: A weight or bias as a backend takes it (what its ``param`` returned).
+#: An array as a backend takes it (what its ``param`` returned), or None.
 Param = Any
 
 
@@ -53,32 +61,27 @@ class Backend(Protocol):
     def current_isa(self) -> str: ...
     def set_isa(self, name: str) -> None: ...
 
-    def param(self, a: Array | None) -> Param: ...
+    def param(self, a: Array | None) -> Param:
+        """``a`` (or None) in the form ``forward``/``backward`` take it."""
 
-    def layer_norm_fwd(self, x: Array, w: Param, b: Param, eps: float,
-                       y: Array, stats: Array | None) -> None: ...
-    def layer_norm_bwd(self, dy: Array, x: Array, stats: Array, w: Param,
-                       dx: Array, dw: Array, db: Array) -> None: ...
-    def rms_norm_fwd(self, x: Array, w: Param, eps: float,
-                     y: Array, rstd: Array) -> None: ...
-    def rms_norm_bwd(self, dy: Array, x: Array, rstd: Array, w: Param,
-                     dx: Array, dw: Array) -> None: ...
-    def dyt_fwd(self, x: Array, alpha: float, w: Param, b: Param,
-                y: Array) -> None: ...
-    def dyt_bwd(self, dy: Array, x: Array, alpha: float, w: Param,
-                dx: Array, dw: Array, db: Array) -> float: ...
-    def dyisru_fwd(self, x: Array, beta: float, w: Param, b: Param, eps: float,
-                   y: Array) -> None: ...
-    def dyisru_bwd(self, dy: Array, x: Array, beta: float, w: Param, eps: float,
-                   dx: Array, dw: Array, db: Array) -> float: ...
+    def forward(self, op: Op, x: Array, w: Param, b: Param, s: tuple[float, ...],
+                y: Array, stats: Param) -> None:
+        """``y = op(x)``; the saved statistics into ``stats`` unless None."""
+
+    def backward(self, op: Op, dy: Array, x: Array, stats: Param, w: Param,
+                 s: tuple[float, ...], dx: Array, dw: Param, db: Param,
+                 ds: tuple[Param, ...]) -> None:
+        """``dx`` and the parameter gradients (the targets not None) of the
+        forward of ``x`` that saved ``stats``."""
 
 
 class NumpyBackend:
-    """The reference itself, written into the caller's outputs.
+    """The reference itself (each op's ``forward``/``backward`` in the table),
+    written into the caller's outputs.
 
-    Each method computes the whole result with :mod:`dynorm.reference` before
-    writing, so in-place calls (``y is x``, ``dx is dy``) are safe.
-    Floating-point warnings are silenced: NaN/Inf propagate as in the math.
+    Each call computes the whole result before writing, so in-place calls
+    (``y is x``, ``dx is dy``) are safe. Floating-point warnings are
+    silenced: NaN/Inf propagate as in the math.
     """
 
     def isas(self) -> list[str]:
@@ -88,49 +91,29 @@ class NumpyBackend:
         return "numpy"
 
     def set_isa(self, name: str) -> None:
-        if name != "numpy":
+        if name not in ("numpy", "auto"):
             raise ValueError(f"the numpy backend has one ISA, 'numpy'; got {name!r}")
 
     def param(self, a: Array | None) -> Array | None:
         return a
 
-    def layer_norm_fwd(self, x, w, b, eps, y, stats):  # type: ignore[no-untyped-def]
+    def forward(self, op: Op, x: Array, w: Array | None, b: Array | None,
+                s: tuple[float, ...], y: Array, stats: Array | None) -> None:
         with np.errstate(all="ignore"):
-            y[...], m, r = ref.layer_norm_forward(x, w, b, eps)
+            y[...], *st = op.forward(x, w, b, *s)
         if stats is not None:
-            stats[0], stats[1] = m, r
+            for k, v in enumerate(st):
+                stats[k] = v
 
-    def layer_norm_bwd(self, dy, x, stats, w, dx, dw, db):  # type: ignore[no-untyped-def]
+    def backward(self, op: Op, dy: Array, x: Array, stats: Array | None, w: Array | None,
+                 s: tuple[float, ...], dx: Array, dw: Array | None, db: Array | None,
+                 ds: tuple[Array | None, ...]) -> None:
         with np.errstate(all="ignore"):
-            dx[...], dw[...], db[...] = ref.layer_norm_backward(dy, x, stats[0], stats[1], w)
-
-    def rms_norm_fwd(self, x, w, eps, y, rstd):  # type: ignore[no-untyped-def]
-        with np.errstate(all="ignore"):
-            y[...], r = ref.rms_norm_forward(x, w, eps)
-        if rstd is not None:
-            rstd[...] = r
-
-    def rms_norm_bwd(self, dy, x, rstd, w, dx, dw):  # type: ignore[no-untyped-def]
-        with np.errstate(all="ignore"):
-            dx[...], dw[...] = ref.rms_norm_backward(dy, x, rstd, w)
-
-    def dyt_fwd(self, x, alpha, w, b, y):  # type: ignore[no-untyped-def]
-        with np.errstate(all="ignore"):
-            y[...] = ref.dyt_forward(x, alpha, w, b)
-
-    def dyt_bwd(self, dy, x, alpha, w, dx, dw, db):  # type: ignore[no-untyped-def]
-        with np.errstate(all="ignore"):
-            dx[...], dalpha, dw[...], db[...] = ref.dyt_backward(dy, x, alpha, w)
-        return dalpha
-
-    def dyisru_fwd(self, x, beta, w, b, eps, y):  # type: ignore[no-untyped-def]
-        with np.errstate(all="ignore"):
-            y[...] = ref.dyisru_forward(x, beta, w, b, eps)
-
-    def dyisru_bwd(self, dy, x, beta, w, eps, dx, dw, db):  # type: ignore[no-untyped-def]
-        with np.errstate(all="ignore"):
-            dx[...], dbeta, dw[...], db[...] = ref.dyisru_backward(dy, x, beta, w, eps)
-        return dbeta
+            gx, gw, gb, *gs = op.backward(dy, x, () if stats is None else tuple(stats), w, *s)
+        dx[...] = gx
+        for target, g in ((dw, gw), (db, gb), *zip(ds, gs)):
+            if target is not None:
+                target[...] = g
 
 
 # ------------------------------------------------------------------ state
@@ -209,10 +192,13 @@ def available_isas() -> list[str]:
 
 
 def use_isa(name: str) -> _Restore:
-    """Force the active backend onto ISA ``name``: a plain call, or
-    ``with use_isa("scalar"): ...`` for a block (restored on exit)."""
+    """Force the active backend onto ISA ``name`` (``"auto"``: the best one):
+    a plain call, or ``with use_isa("scalar"): ...`` for a block (restored on
+    exit). Raises ValueError for an ISA the active backend cannot run here."""
     backend = _active
     choices = available_isas()
+    if name == "auto":
+        name = choices[-1]
     if name not in choices:
         raise ValueError(
             f"unknown or unavailable ISA {name!r} for the {active_name()!r} backend; "
@@ -227,11 +213,20 @@ def apply_env_isa() -> None:
     """Apply ``DYNORM_ISA`` (if set and non-empty) to the active backend.
 
     Called once at the end of ``import dynorm``, after every backend has been
-    registered; an ISA the active backend cannot run is a ValueError.
+    registered. ``"auto"`` is the best ISA; a name the active backend cannot
+    run here gets a warning naming the variable and the accepted values, and
+    the best ISA is used: importing never fails because of the environment.
     """
     name = os.environ.get("DYNORM_ISA", "").strip()
-    if name:
-        try:
-            use_isa(name)
-        except ValueError as e:
-            raise ValueError(f"environment variable DYNORM_ISA: {e}") from None
+    if not name:
+        return
+    try:
+        use_isa(name)
+    except ValueError:
+        accepted = ", ".join(["auto", *available_isas()])
+        warnings.warn(
+            f"environment variable DYNORM_ISA={name!r} is not an instruction set the "
+            f"{active_name()!r} backend runs here (accepted: {accepted}); using 'auto'",
+            RuntimeWarning, stacklevel=2,
+        )
+        use_isa("auto")

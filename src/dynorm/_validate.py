@@ -1,4 +1,4 @@
-"""Input validation, in one place (DESIGN.md section 6).
+"""Input validation, in one place (docs/design.md §6).
 
 The public entry points validate once, then hand C-contiguous 2-D arrays
 ``(rows, C)`` to the backend. The checks are cheap on purpose -- dtype, shape,
@@ -13,12 +13,14 @@ Rules:
   and ``out`` must have the input's dtype (``TypeError``).
 * ``x`` needs at least one axis and ``C = x.shape[-1] >= 1``; weight/bias have
   shape ``(C,)``; ``dy`` has x's shape (``ValueError``). Zero rows are fine.
-* ``eps >= 0``; ``alpha`` finite; ``beta >= 0``; all finite (``ValueError``).
-* ``out``: an ndarray of the result's exact shape and dtype, C-contiguous and
-  writeable. It may be the input itself (forward: ``out=x``; backward:
-  ``out=dy``) but must not otherwise overlap an input (``ValueError``).
-* Strided or Fortran-ordered input is copied to C order (same result as a
-  contiguous copy).
+* Scalars are real numbers in their op's domain (:mod:`dynorm.ops`): finite,
+  and ``>= 0`` where the domain says so (``ValueError``).
+* ``out``: an ndarray of the result's exact shape and dtype, C-contiguous,
+  aligned and writeable. It may be the input itself (forward: ``out=x``;
+  backward: ``out=dy``) but must not otherwise overlap an input, nor (for a
+  layer) any of its parameters or gradients (``ValueError``).
+* Strided, Fortran-ordered or unaligned input is copied to an aligned C-order
+  array (same result as such a copy).
 """
 
 from __future__ import annotations
@@ -68,7 +70,16 @@ def as_input(x: ArrayLike, name: str = "x") -> Array:
         raise ValueError(
             f"{name} has shape {shape}: C = 0 channels; the last axis needs size >= 1"
         )
-    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
+    return _c_aligned(a)
+
+
+def _c_aligned(a: Array) -> Array:
+    """``a`` itself if C-contiguous and aligned to its dtype, else an aligned
+    C-order copy (the kernels load whole elements from aligned addresses)."""
+    flags = a.flags
+    if flags.c_contiguous and flags.aligned:
+        return a
+    return np.array(a, order="C", copy=True)
 
 
 def as_like(a: ArrayLike, x: Array, name: str) -> Array:
@@ -97,23 +108,23 @@ def as_param(p: ArrayLike | None, name: str, dtype: np.dtype[Any], C: int) -> Ar
             f"{name} has shape {a.shape}; it must have shape ({C},) "
             f"to match x's last axis (C = {C})"
         )
-    return a if a.flags.c_contiguous else np.ascontiguousarray(a)
+    return _c_aligned(a)
 
 
 def as_affine(weight: ArrayLike | None, bias: ArrayLike | None, dtype: np.dtype[Any],
               C: int) -> tuple[Array | None, Array | None]:
     """``(as_param(weight, "weight", ...), as_param(bias, "bias", ...))``.
 
-    The usual case -- each None or a C-contiguous ndarray of shape (C,) and
-    ``dtype`` -- is settled in one test: at (8, 768) a forward's Python side
+    The usual case -- each None or a C-contiguous, aligned ndarray of shape
+    (C,) and ``dtype`` -- is settled in one test: at (8, 768) a forward's Python side
     costs as much as its C side, so the common path reads each attribute once.
     """
     if ((weight is None or (type(weight) is np.ndarray and weight.dtype is dtype
                             and weight.ndim == 1 and len(weight) == C
-                            and weight.flags.c_contiguous))
+                            and weight.flags.c_contiguous and weight.flags.aligned))
             and (bias is None or (type(bias) is np.ndarray and bias.dtype is dtype
                                   and bias.ndim == 1 and len(bias) == C
-                                  and bias.flags.c_contiguous))):
+                                  and bias.flags.c_contiguous and bias.flags.aligned))):
         return weight, bias  # type: ignore[return-value]
     return as_param(weight, "weight", dtype, C), as_param(bias, "bias", dtype, C)
 
@@ -129,31 +140,28 @@ def _scalar(v: Any, name: str) -> float:
     raise TypeError(f"{name} must be a real scalar; got {type(v).__name__} {v!r}")
 
 
-def as_eps(eps: Any) -> float:
-    """``eps``: finite and >= 0."""
-    e = _scalar(eps, "eps")
-    if not 0.0 <= e < math.inf:
-        raise ValueError(f"eps must be finite and >= 0; got {e!r}")
-    return e
-
-
-def as_alpha(alpha: Any) -> float:
-    """DyT's ``alpha``: finite (any sign)."""
-    a = _scalar(alpha, "alpha")
-    if not math.isfinite(a):
-        raise ValueError(f"alpha must be finite; got {a!r}")
-    return a
-
-
-def as_beta(beta: Any) -> float:
-    """DyISRU's ``beta``: finite and >= 0."""
-    b = _scalar(beta, "beta")
-    if not 0.0 <= b < math.inf:
-        raise ValueError(
-            f"beta must be finite and >= 0; got {b!r} "
-            f"(DyISRU(softplus=True) keeps beta positive during training)"
-        )
-    return b
+def scalar_checker(name: str, domain: str, hint: str = "") -> Callable[[Any], float]:
+    """A function that returns a scalar argument ``name`` as a float, checked
+    against its domain (see :class:`dynorm.ops.Scalar`): TypeError if it is
+    not a real scalar, ValueError outside the domain (``hint`` is appended to
+    that message)."""
+    inf = math.inf  # a local of the closures: no global look-up per call
+    if domain == "finite":
+        def check(v: Any) -> float:
+            f = v if type(v) is float else _scalar(v, name)
+            if not -inf < f < inf:
+                raise ValueError(f"{name} must be finite; got {f!r}{hint}")
+            return f
+    elif domain == "nonnegative":
+        def check(v: Any) -> float:
+            f = v if type(v) is float else _scalar(v, name)
+            if not 0.0 <= f < inf:
+                raise ValueError(f"{name} must be finite and >= 0; got {f!r}{hint}")
+            return f
+    else:
+        raise ValueError(f"unknown domain {domain!r} of scalar {name!r}")
+    check.__name__ = f"check_{name}"
+    return check
 
 
 def as_output(
@@ -184,8 +192,8 @@ def as_forward(x: ArrayLike, out: Any,
     """A forward's arrays: ``x = check_input(x)``, then ``y, in_place =
     as_output_inplace(out, x)``; returns ``(x, y, in_place)``.
 
-    The usual call -- x a C-contiguous float32/float64 ndarray with C >= 1,
-    out None or an ndarray like x that owns its memory as x does its own (two
+    The usual call -- x a C-contiguous, aligned float32/float64 ndarray with
+    C >= 1, out None or an ndarray like x that owns its memory as x does its own (two
     allocations: no overlap) -- is settled with each attribute read once (at
     (8, 768) the checks cost as much as the kernel), and skips
     ``check_input``: a caller with stricter rules for x (a layer's dtype and
@@ -194,7 +202,8 @@ def as_forward(x: ArrayLike, out: Any,
     """
     if type(x) is np.ndarray:
         dt, shape, flags = x.dtype, x.shape, x.flags
-        if (dt is _F32 or dt is _F64) and shape and shape[-1] and flags.c_contiguous:
+        if ((dt is _F32 or dt is _F64) and shape and shape[-1] and flags.c_contiguous
+                and flags.aligned):
             if out is None:
                 return x, np.empty(shape, dt), False
             if (type(out) is np.ndarray and out is not x and out.dtype is dt
@@ -213,7 +222,7 @@ def as_backward(dy: ArrayLike, out: Any, x: Array,
     ``dx = as_output(out, dy, may_be=dy, inputs=(x,))``; returns ``(dy, dx)``.
     ``x`` is the forward's input as saved (2-D), ``shape`` its shape as given.
 
-    The usual call -- dy a C-contiguous ndarray of that shape and dtype, out
+    The usual call -- dy a C-contiguous, aligned ndarray of that shape and dtype, out
     None, dy itself or an ndarray like dy, where out, dy and x each own their
     memory (separate allocations: no overlap) -- is settled with each
     attribute read once, as in :func:`as_forward`. Anything else takes the
@@ -221,7 +230,7 @@ def as_backward(dy: ArrayLike, out: Any, x: Array,
     """
     if type(dy) is np.ndarray:
         dt, flags = x.dtype, dy.flags
-        if dy.dtype is dt and dy.shape == shape and flags.c_contiguous:
+        if dy.dtype is dt and dy.shape == shape and flags.c_contiguous and flags.aligned:
             if out is None:
                 return dy, np.empty(shape, dt)
             if (type(out) is np.ndarray and out is not x and out.dtype is dt
@@ -237,7 +246,7 @@ def as_backward(dy: ArrayLike, out: Any, x: Array,
 def _checked_output(
     out: Any, like: Array, may_be: Array | None, inputs: Iterable[Array]
 ) -> tuple[Array, bool]:
-    if out is may_be and not inputs and out.flags.carray:  # in place, C-ordered, writeable
+    if may_be is not None and out is may_be and not inputs and out.flags.carray:  # in place
         return out, True
     if type(out) is not np.ndarray:
         raise TypeError(f"out must be a numpy.ndarray; got {type(out).__name__}")
@@ -263,6 +272,15 @@ def _checked_output(
         if np.may_share_memory(out, a):
             raise ValueError("out must not overlap x (the input saved for backward)")
     return out, inplace
+
+
+def check_not_aliasing(out: Array, arrays: Iterable[tuple[str, Any]], owner: str) -> None:
+    """ValueError if ``out`` overlaps any of ``arrays`` (``(name, array)``
+    pairs, e.g. a layer's parameters and gradients): a result written there
+    would overwrite them while the call reads or writes them."""
+    for name, a in arrays:
+        if isinstance(a, np.ndarray) and np.may_share_memory(out, a):
+            raise ValueError(f"out overlaps {owner}'s {name}; pass an array of its own")
 
 
 def _same_memory(a: Array, b: Array) -> bool:

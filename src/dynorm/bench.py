@@ -27,7 +27,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-OPS = ("layer_norm", "rms_norm", "dyt", "dyisru")
+from .ops import BY_NAME
+from .ops import OPS as _TABLE
+
+#: Every op of the table, by name.
+OPS = tuple(op.name for op in _TABLE)
 DEFAULT_SHAPES = ((8, 768), (4096, 768), (16384, 4096))
 
 
@@ -43,14 +47,9 @@ class Case:
 
 
 def _layer(op: str, C: int, dtype: type):  # type: ignore[no-untyped-def]
-    import dynorm as dn
+    from .layers import LAYERS
 
-    return {
-        "layer_norm": lambda: dn.LayerNorm(C, dtype=dtype),
-        "rms_norm": lambda: dn.RMSNorm(C, dtype=dtype),
-        "dyt": lambda: dn.DyT(C, dtype=dtype),
-        "dyisru": lambda: dn.DyISRU(C, dtype=dtype),
-    }[op]()
+    return LAYERS[op](C, dtype=dtype)
 
 
 def _with_backend(name: str, fn: Callable[[], object]) -> Callable[[], object]:
@@ -77,84 +76,89 @@ def _one_thread(fn: Callable[[], object]) -> Callable[[], object]:
 
 
 def _torch_impls(op: str, x: np.ndarray, dy: np.ndarray) -> dict[str, Callable[[], object]]:
-    """PyTorch's forward and backward of ``op``, one thread, or {} without torch."""
+    """PyTorch's forward and backward of ``op`` (its table entry's ``torch``
+    expression, at the layer's initial parameters), one thread, or {}
+    without torch."""
     try:
         import torch
     except ImportError:
         return {}
     torch.set_num_threads(1)
+    entry = BY_NAME[op]
     C = x.shape[1]
     xt = torch.from_numpy(x).requires_grad_(True)
-    dyt_ = torch.from_numpy(dy)
-    w = torch.ones(C, requires_grad=True)
-    b = torch.zeros(C, requires_grad=True)
-    a = torch.tensor(0.5, requires_grad=True)
-    beta = torch.tensor(4.0, requires_grad=True)
-
-    def fwd() -> torch.Tensor:
-        if op == "layer_norm":
-            return torch.nn.functional.layer_norm(xt, (C,), w, b, 1e-5)
-        if op == "rms_norm":
-            return torch.nn.functional.rms_norm(xt, (C,), w, 1e-6)
-        if op == "dyt":
-            return w * torch.tanh(a * xt) + b
-        return w * (xt * torch.rsqrt(beta + 1e-5 + xt * xt)) + b
+    dy_t = torch.from_numpy(dy)
+    leaves = [xt, torch.ones(C, requires_grad=True)]
+    names = {"x": xt, "w": leaves[1], "F": torch.nn.functional, "torch": torch}
+    if entry.bias:
+        names["b"] = torch.zeros(C, requires_grad=True)
+        leaves.append(names["b"])
+    for s in entry.scalars:
+        if s.learnable:
+            names[s.name] = torch.tensor(s.default, requires_grad=True)
+            leaves.append(names[s.name])
+        else:
+            names[s.name] = s.default
+    code = compile(entry.torch, f"<torch {op}>", "eval")
 
     def forward() -> object:
         with torch.no_grad():
-            return fwd()
+            return eval(code, names)
 
-    y = fwd()
+    y = eval(code, names)
 
     def backward() -> object:
-        for p in (xt, w, b, a, beta):
+        for p in leaves:
             p.grad = None
-        y.backward(dyt_, retain_graph=True)
+        y.backward(dy_t, retain_graph=True)
         return xt.grad
 
     return {"forward": forward, "backward": backward}
 
 
+def make_case(op: str, shape: tuple[int, int], numpy_max_elements: int = 1 << 27,
+              torch: bool = True, seed: int = 0) -> tuple[Case, Case]:
+    """The forward and backward cases of ``op`` at ``shape`` with their
+    implementations: "c" (the default backend), "c-1t" (it on one thread, when
+    it runs more), "numpy" (the reference; skipped above
+    ``numpy_max_elements`` elements), "torch" (if installed and asked for) and
+    "copy" (np.copyto of the same shape)."""
+    import dynorm as dn
+
+    rows, C = shape
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((rows, C), dtype=np.float32)
+    dy = rng.standard_normal((rows, C), dtype=np.float32)
+    out = np.empty_like(x)
+    dst = np.empty_like(x)
+
+    def copy() -> None:
+        np.copyto(dst, x)
+
+    layer = _layer(op, C, np.float32)
+    layer.forward(x, out=out)
+    fwd: dict[str, Callable[[], object]] = {"c": lambda: layer.forward(x, out=out)}
+    bwd: dict[str, Callable[[], object]] = {"c": lambda: layer.backward(dy, out=out)}
+    if dn.num_threads() > 1:
+        fwd["c-1t"] = _one_thread(fwd["c"])
+        bwd["c-1t"] = _one_thread(bwd["c"])
+    if "numpy" in dn.backends() and x.size <= numpy_max_elements:
+        fwd["numpy"] = _with_backend("numpy", fwd["c"])
+        bwd["numpy"] = _with_backend("numpy", bwd["c"])
+    if torch:
+        t = _torch_impls(op, x, dy)
+        if t:
+            fwd["torch"], bwd["torch"] = t["forward"], t["backward"]
+    fwd["copy"] = bwd["copy"] = copy
+    return Case(op, "forward", shape, 2, fwd), Case(op, "backward", shape, 3, bwd)
+
+
 def make_cases(shapes: tuple[tuple[int, int], ...] = DEFAULT_SHAPES, ops: tuple[str, ...] = OPS,
                numpy_max_elements: int = 1 << 27, torch: bool = True,
                seed: int = 0) -> list[Case]:
-    """Build every (op, direction, shape) case with its implementations:
-    "c" (the default backend), "numpy" (the reference; skipped above
-    ``numpy_max_elements`` elements), "torch" (if installed and asked for)
-    and "copy" (np.copyto of the same shape)."""
-    import dynorm as dn
-
-    rng = np.random.default_rng(seed)
-    cases = []
-    for rows, C in shapes:
-        x = rng.standard_normal((rows, C), dtype=np.float32)
-        dy = rng.standard_normal((rows, C), dtype=np.float32)
-        out = np.empty_like(x)
-        dst = np.empty_like(x)
-
-        def copy(dst: np.ndarray = dst, x: np.ndarray = x) -> None:
-            np.copyto(dst, x)
-
-        for op in ops:
-            layer = _layer(op, C, np.float32)
-            layer.forward(x, out=out)
-            fwd = {"c": (lambda layer=layer, x=x, out=out: layer.forward(x, out=out))}
-            bwd = {"c": (lambda layer=layer, dy=dy, out=out: layer.backward(dy, out=out))}
-            if dn.num_threads() > 1:
-                fwd["c-1t"] = _one_thread(fwd["c"])
-                bwd["c-1t"] = _one_thread(bwd["c"])
-            if "numpy" in dn.backends() and x.size <= numpy_max_elements:
-                fwd["numpy"] = _with_backend("numpy", fwd["c"])
-                bwd["numpy"] = _with_backend("numpy", bwd["c"])
-            if torch:
-                t = _torch_impls(op, x, dy)
-                if t:
-                    fwd["torch"], bwd["torch"] = t["forward"], t["backward"]
-            fwd["copy"] = copy
-            bwd["copy"] = copy
-            cases.append(Case(op, "forward", (rows, C), 2, fwd))
-            cases.append(Case(op, "backward", (rows, C), 3, bwd))
-    return cases
+    """Every (op, direction, shape) case (see :func:`make_case`)."""
+    return [case for shape in shapes for op in ops
+            for case in make_case(op, shape, numpy_max_elements, torch, seed)]
 
 
 def _best_time(fn: Callable[[], object], budget: float, min_repeats: int) -> float:

@@ -1,4 +1,4 @@
-"""The NumPy reference: dynorm's specification in code (DESIGN.md section 2).
+"""The NumPy reference: dynorm's specification in code (docs/design.md §2).
 
 Every function works on the last axis of ``x`` and accepts any leading shape.
 Notation, as in the formulas: ``C = x.shape[-1]``; ``<.>`` is the mean over the
@@ -6,7 +6,7 @@ last axis (one value per row); ``S(.)`` is the sum over all leading axes (one
 value per channel); ``g = dy * w``. ``weight``/``bias`` may be ``None``,
 meaning 1 and 0.
 
-Numerics (DESIGN.md section 4). This module is the accuracy yardstick of the
+Numerics (docs/design.md §4). This module is the accuracy yardstick of the
 float32 kernels, so it computes everything in float64 -- for float32 input too
 -- and rounds once, at the end, to ``x.dtype``:
 

@@ -1,6 +1,7 @@
 """Self-check: every layer's forward and backward on the active backend.
 
-For each layer (with bias; DyT/DyISRU also with ``softplus=True``), on a small
+For each layer of the op table (with bias; those with learnable scalars also
+with ``softplus=True``), on a small
 float64 input with an outlier and random parameters:
 
 * forward against :mod:`dynorm.reference` (the specification);
@@ -16,12 +17,15 @@ public: the test-suite uses them too.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
 
 from . import reference as ref
-from .layers import DyISRU, DyT, LayerNorm, Module, RMSNorm
+from .layers import LAYERS as _CLASSES
+from .layers import Module
+from .ops import OPS
 
 F64 = NDArray[np.float64]
 
@@ -35,15 +39,17 @@ TOLERANCE = 1e-6
 #: gradients dalpha/dbeta, sums whose terms cancel to well below |L|.
 H = 2.0**-10
 
-#: The layers, by name: constructor ``(C, dtype) -> layer``, all with bias.
+
+def _factory(cls: type[Module], **kwargs: bool) -> Callable[[int, DTypeLike], Module]:
+    return lambda C, dtype: cls(C, dtype=dtype, **kwargs)
+
+
+#: The layers, by name: constructor ``(C, dtype) -> layer``, all with bias;
+#: ``"<Layer> softplus"`` for every op with learnable scalars.
 LAYERS: dict[str, Callable[[int, DTypeLike], Module]] = {
-    "LayerNorm": lambda C, dtype: LayerNorm(C, dtype=dtype),
-    "RMSNorm": lambda C, dtype: RMSNorm(C, dtype=dtype),
-    "DyT": lambda C, dtype: DyT(C, dtype=dtype),
-    "DyISRU": lambda C, dtype: DyISRU(C, dtype=dtype),
-    "DyT softplus": lambda C, dtype: DyT(C, softplus=True, dtype=dtype),
-    "DyISRU softplus": lambda C, dtype: DyISRU(C, softplus=True, dtype=dtype),
-}
+    op.layer: _factory(_CLASSES[op.name]) for op in OPS}
+LAYERS.update({f"{op.layer} softplus": _factory(_CLASSES[op.name], softplus=True)
+               for op in OPS if op.learnable})
 
 
 def rel_err(a: NDArray[np.floating], b: NDArray[np.floating]) -> float:
@@ -56,15 +62,17 @@ def rel_err(a: NDArray[np.floating], b: NDArray[np.floating]) -> float:
 
 
 def randomize(layer: Module, rng: np.random.Generator) -> None:
-    """Set random parameters, in place: weight ~ 1 + 0.5 N, bias ~ 0.5 N,
-    alpha ~ U(0.3, 1.5), beta ~ U(0.5, 8) (the effective values for softplus)."""
+    """Set random parameters, in place: weight ~ 1 + 0.5 N, bias ~ 0.5 N, a
+    learnable scalar uniform over its ``sample`` range in the op table (the
+    effective value for softplus; e.g. alpha ~ U(0.3, 1.5), beta ~ U(0.5, 8))."""
+    samples = {s.name: s.sample for s in layer.op.learnable}
     for name, p in layer.params.items():
         if name == "weight":
             p[...] = 1.0 + 0.5 * rng.standard_normal(p.shape)
         elif name == "bias":
             p[...] = 0.5 * rng.standard_normal(p.shape)
         else:
-            v = rng.uniform(0.3, 1.5) if name.startswith("alpha") else rng.uniform(0.5, 8.0)
+            v = rng.uniform(*samples[name.removesuffix("_raw")])
             p[...] = ref.softplus_inverse(v) if name.endswith("_raw") else v
 
 
@@ -84,16 +92,17 @@ def _stencil(f_at: Callable[[float], float], h: float) -> float:
 def measurable_scale(layer: Module) -> float:
     """A scale for test inputs at which the layer's gradient is measurable.
 
-    2 in general. LayerNorm with C <= 2 and RMSNorm with C = 1 output ``+-w
-    (+b)`` up to eps: their ``dx`` is O(eps / x^2) of its natural scale
-    ``r |g|`` unless ``x`` is at the eps scale, where this returns
-    ``2 sqrt(eps)``. Elsewhere that ``dx`` is below what finite differences
-    resolve, and in float32 (saved ``rstd`` rounded to float32, ``1 - xh^2``
-    cancelling) it only has absolute accuracy, ~1e-7 ``r |g|``.
+    2 in general. A row normalization fixes one constraint on its row per
+    saved statistic (LayerNorm: mean and variance; RMSNorm: mean square), so
+    with no more channels than statistics (LayerNorm with C <= 2, RMSNorm
+    with C = 1) it outputs ``+-w (+b)`` up to eps: its ``dx`` is O(eps / x^2)
+    of its natural scale ``r |g|`` unless ``x`` is at the eps scale, where
+    this returns ``2 sqrt(eps)``. Elsewhere that ``dx`` is below what finite
+    differences resolve, and in float32 (saved ``rstd`` rounded to float32,
+    ``1 - xh^2`` cancelling) it only has absolute accuracy, ~1e-7 ``r |g|``.
     """
-    C = layer.num_channels
-    if (isinstance(layer, LayerNorm) and C <= 2) or (isinstance(layer, RMSNorm) and C == 1):
-        return 2.0 * float(np.sqrt(layer.eps))
+    if layer.num_channels <= len(layer.op.stats):
+        return 2.0 * float(np.sqrt(layer.eps))  # type: ignore[attr-defined]
     return 2.0
 
 
@@ -107,7 +116,7 @@ def central_difference(f: Callable[[], float], a: NDArray[np.floating], h: float
     for i in np.ndindex(a.shape):
         a_i = a[i]
 
-        def f_at(t: float, i: tuple[int, ...] = i, a_i: float = a_i) -> float:
+        def f_at(t: float, i: tuple[int, ...] = i, a_i: Any = a_i) -> float:
             a[i] = a_i + t
             return f()
 
@@ -161,17 +170,9 @@ def gradient_errors(
 
 
 def reference_forward(layer: Module, x: NDArray[np.floating]) -> NDArray[np.floating]:
-    """The layer's forward, computed by :mod:`dynorm.reference`."""
+    """The layer's forward, computed by the reference of its op (the table's)."""
     w, b = layer.params["weight"], layer.params.get("bias")
-    if isinstance(layer, LayerNorm):
-        return ref.layer_norm_forward(x, w, b, layer.eps)[0]
-    if isinstance(layer, RMSNorm):
-        return ref.rms_norm_forward(x, w, layer.eps)[0]
-    if isinstance(layer, DyT):
-        return ref.dyt_forward(x, layer.alpha, w, b)
-    if isinstance(layer, DyISRU):
-        return ref.dyisru_forward(x, layer.beta, w, b, layer.eps)
-    raise TypeError(f"no reference for {type(layer).__name__}")
+    return layer.op.forward(x, w, b, *layer._scalars())[0]
 
 
 def check_layer(name: str, seed: int = 0, shape: tuple[int, int] = (3, 37)) -> float:
