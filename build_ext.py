@@ -49,6 +49,10 @@ ffibuilder.set_source(
     "dynorm._dynorm_c",
     "\n".join(f'#include "{h}"' for h in HEADERS),
     sources=SOURCES,
+    # setuptools rebuilds a unit when a header or kernel include changes too
+    # (the op lists live in headers), not only when its .c file does
+    depends=sorted(str(ROOT / p.relative_to(HERE))
+                   for pattern in ("*.h", "*.inc") for p in CEXT.glob(pattern)),
     include_dirs=[str(ROOT / CEXT.relative_to(HERE))],
     extra_compile_args=FLAGS,
     libraries=["m", "pthread"],

@@ -48,7 +48,8 @@ def info(args: argparse.Namespace) -> int:
         f"tolerance {TOLERANCE:.0e} relative), worst relative error per layer:"
     )
     layers = list(LAYERS)
-    print(f"  {'backend/isa':<14}" + "".join(f"{n:>17}" for n in layers))
+    widths = [max(17, len(n) + 2) for n in layers]
+    print(f"  {'backend/isa':<14}" + "".join(f"{n:>{k}}" for n, k in zip(layers, widths)))
     failed = []
     for backend in dynorm.backends():
         with dynorm.use_backend(backend):
@@ -60,7 +61,8 @@ def info(args: argparse.Namespace) -> int:
                     cells.append(f"{'OK' if ok else 'FAIL'} {err:.1e}")
                     if not ok:
                         failed.append(f"{name} on {backend}/{isa}")
-                print(f"  {backend + '/' + isa:<14}" + "".join(f"{c:>17}" for c in cells))
+                print(f"  {backend + '/' + isa:<14}"
+                      + "".join(f"{c:>{k}}" for c, k in zip(cells, widths)))
     print("all OK" if not failed else f"FAILED: {', '.join(failed)}")
     return 1 if failed else 0
 
