@@ -257,8 +257,7 @@ class Module:
         return x
 
     def _check_out(self, out: Array) -> None:
-        check_not_aliasing(out, [*((f"parameter {k!r}", p) for k, p in self.params.items()),
-                                 *((f"gradient {k!r}", g) for k, g in self.grads.items())],
+        check_not_aliasing(out, {"parameter": self.params, "gradient": self.grads},
                            type(self).__name__)
 
     def _affine(self) -> tuple[Backend, Param, Param, Param]:
