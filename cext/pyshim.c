@@ -17,24 +17,29 @@ int dnpy_op_id(const char *name) {
     return -1;
 }
 
-/* Point a's stat[k] at row k of the nstats x rows buffer `stats`. */
-static void dnpy_stats(dn_args *a, int op, const void *stats, size_t elem) {
-    if (!stats) return;
-    for (int k = 0; k < dn_op_nstats(op) && k < 2; ++k)
-        a->stat[k] = (char *)stats + (size_t)k * a->rows * elem;
+/* The arguments both directions share: C-contiguous arrays (every row
+ * stride is cols), the op's scalars, and stat[k] pointing at row k of the
+ * nstats x rows buffer `stats` (NULL: none). */
+static dn_args dnpy_args(int op, int f64, void *out, const void *x, const void *stats,
+                         const void *w, size_t rows, size_t cols, double s0, double s1) {
+    dn_args a;
+    memset(&a, 0, sizeof a);
+    a.rows = rows, a.cols = cols;
+    a.out = out, a.ldo = cols;
+    a.x = x, a.ldx = cols;
+    a.w = w;
+    a.s[0] = s0, a.s[1] = s1;
+    const size_t elem = f64 ? sizeof(double) : sizeof(float);
+    for (int k = 0; stats && k < dn_op_nstats(op) && k < 2; ++k)
+        a.stat[k] = (char *)stats + (size_t)k * rows * elem;
+    return a;
 }
 
 int dnpy_forward(int op, int f64, void *y, void *stats, const void *x, const void *w,
                  const void *b, size_t rows, size_t cols, double s0, double s1) {
     if (op < 0 || op >= DN_NOPS) return DN_ERR_ARG;
-    dn_args a;
-    memset(&a, 0, sizeof a);
-    a.rows = rows, a.cols = cols;
-    a.out = y, a.ldo = cols;
-    a.x = x, a.ldx = cols;
-    a.w = w, a.b = b;
-    a.s[0] = s0, a.s[1] = s1;
-    dnpy_stats(&a, op, stats, f64 ? sizeof(double) : sizeof(float));
+    dn_args a = dnpy_args(op, f64, y, x, stats, w, rows, cols, s0, s1);
+    a.b = b;
     return dn_run(op, 0, f64, &a);
 }
 
@@ -42,15 +47,8 @@ int dnpy_backward(int op, int f64, void *dx, const void *dy, const void *x,
                   const void *stats, const void *w, void *gw, void *gb, void *gs0,
                   void *gs1, size_t rows, size_t cols, double s0, double s1) {
     if (op < 0 || op >= DN_NOPS) return DN_ERR_ARG;
-    dn_args a;
-    memset(&a, 0, sizeof a);
-    a.rows = rows, a.cols = cols;
-    a.out = dx, a.ldo = cols;
-    a.x = x, a.ldx = cols;
+    dn_args a = dnpy_args(op, f64, dx, x, stats, w, rows, cols, s0, s1);
     a.dy = dy, a.lddy = cols;
-    a.w = w;
-    a.s[0] = s0, a.s[1] = s1;
-    dnpy_stats(&a, op, stats, f64 ? sizeof(double) : sizeof(float));
     if (f64) {
         a.dw = gw, a.db = gb, a.ds[0] = gs0, a.ds[1] = gs1;
         return dn_run(op, 1, 1, &a);
