@@ -257,6 +257,19 @@ class Module:
         return x
 
     def _check_out(self, out: Array) -> None:
+        """ValueError if ``out`` overlaps a parameter or gradient. When out
+        owns its memory only out itself and its views (whose ``base`` NumPy
+        points at the owner) can: the usual call is settled by identity."""
+        if out.base is None and out.flags.owndata:
+            for arrays in (self.params, self.grads):
+                for a in arrays.values():
+                    if a is out or getattr(a, "base", None) is out:
+                        break
+                else:
+                    continue
+                break
+            else:
+                return
         check_not_aliasing(out, {"parameter": self.params, "gradient": self.grads},
                            type(self).__name__)
 
